@@ -1,0 +1,50 @@
+//! certpull-core: pull a TLS certificate chain through a handshake, without doing any I/O.
+//!
+//! The crate is `#![no_std]` + `alloc` and sans-IO in the style of quinn-proto and rustls'
+//! unbuffered API: the caller moves bytes between a [`PullSession`] and the network, passes the
+//! current time (a rustls [`TimeProvider`](rustls::time_provider::TimeProvider)) and a rustls
+//! [`CryptoProvider`](rustls::crypto::CryptoProvider). Nothing here opens a socket, reads a clock
+//! or draws randomness of its own.
+//!
+//! - [`session`]: the pull session (handshake state machine around rustls).
+//! - [`verify`]: the capturing certificate verifier (records the chain as sent, then judges it).
+//! - [`driver`]: a blocking driver over `embedded_io::{Read, Write}`.
+//! - [`chain`]: the parsed summary of a certificate (subject, names, dates, fingerprints).
+//! - [`pem`]: PEM in and out.
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod chain;
+pub mod driver;
+pub mod error;
+pub mod hex;
+pub mod limits;
+pub mod pem;
+pub mod session;
+pub mod time;
+pub mod verify;
+
+pub use chain::{CertSummary, ChainError};
+pub use driver::{pull_blocking, DriveError};
+pub use error::{PullError, RejectedChain, ValidationFailure};
+pub use limits::Limits;
+pub use session::{PullConfig, PullOutcome, PullSession, Status, Trust};
+pub use time::FixedTime;
+pub use verify::Verdict;
+
+/// Re-exported so that callers build configurations with the same rustls the core uses.
+pub use rustls;
+/// Re-exported for `CertificateDer`, `ServerName`, `UnixTime`.
+pub use rustls_pki_types as pki_types;
