@@ -1,0 +1,117 @@
+//! `certpull fetch`: pull a server's chain, validate it, print it or write it.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use certpull_core::pki_types::CertificateDer;
+use certpull_core::{pem, Trust};
+
+use crate::cli::{FetchArgs, OutputArgs, TrustArgs};
+use crate::exit::{Class, CliError, Result};
+use crate::files::FileSet;
+use crate::net::{Deadline, Endpoint};
+use crate::output::{self, FetchReport};
+use crate::pull::{self, Pulled};
+use crate::roots;
+
+pub const HTTPS_PORT: u16 = 443;
+
+pub fn run(args: &FetchArgs) -> Result<()> {
+    let endpoint = Endpoint::parse(
+        args.endpoint.connect.as_deref().unwrap_or(&args.name),
+        HTTPS_PORT,
+    )?;
+    pull::server_name(&args.name)?;
+    let trust = trust(&args.trust)?;
+    let pulled = pull::pull(
+        &args.name,
+        &endpoint,
+        trust,
+        Deadline::after(args.endpoint.timeout),
+    )?;
+    let files = planned_files(&args.output, &pulled.outcome.chain);
+    if !files.is_empty() {
+        write_files(&files)?;
+    }
+    print(args, &pulled, files.is_empty())
+}
+
+/// The trust the options ask for. `--insecure` still reports a verdict when roots are at hand.
+pub fn trust(args: &TrustArgs) -> Result<Trust> {
+    if !args.insecure {
+        return Ok(Trust::Verify(roots::load(args)?));
+    }
+    eprintln!("certpull: warning: --insecure: the chain is NOT validated; use this in labs only");
+    let roots = if args.ca_files.is_empty() {
+        roots::load(args).ok()
+    } else {
+        Some(roots::load(args)?)
+    };
+    Ok(Trust::CaptureOnly(roots))
+}
+
+/// The certbot layout under `--out-dir`, plus any explicit `--cert/--chain/--fullchain`.
+fn planned_files(args: &OutputArgs, chain: &[CertificateDer<'static>]) -> Vec<(PathBuf, String)> {
+    let leaf = pem::encode_chain(chain.get(..1).unwrap_or_default());
+    let intermediates = pem::encode_chain(chain.get(1..).unwrap_or_default());
+    let full = pem::encode_chain(chain);
+    let mut files = Vec::new();
+    if let Some(dir) = &args.out_dir {
+        files.push((dir.join("cert.pem"), leaf.clone()));
+        files.push((dir.join("chain.pem"), intermediates.clone()));
+        files.push((dir.join("fullchain.pem"), full.clone()));
+    }
+    let explicit = [
+        (&args.cert, leaf),
+        (&args.chain, intermediates),
+        (&args.fullchain, full),
+    ];
+    for (path, contents) in explicit {
+        if let Some(path) = path {
+            files.push((path.clone(), contents));
+        }
+    }
+    files
+}
+
+fn write_files(files: &[(PathBuf, String)]) -> Result<()> {
+    let mut set = FileSet::new();
+    for (path, contents) in files {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                CliError::new(
+                    Class::Write,
+                    format!("cannot create {}: {e}", dir.display()),
+                )
+            })?;
+        }
+        set.stage(path, contents.as_bytes())?;
+    }
+    set.commit()
+}
+
+fn print(args: &FetchArgs, pulled: &Pulled, pem_by_default: bool) -> Result<()> {
+    let now = output::unix_now();
+    let text = if args.output.json {
+        let report = FetchReport::new(&args.name, pulled, now);
+        serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::new(Class::Internal, e.to_string()))?
+            + "\n"
+    } else if args.output.summary {
+        output::summary(&args.name, pulled, now)
+    } else if pem_by_default {
+        pem::encode_chain(&pulled.outcome.chain)
+    } else {
+        return Ok(());
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| {
+            CliError::new(
+                Class::Write,
+                format!("cannot write to standard output: {e}"),
+            )
+        })
+}

@@ -1,0 +1,32 @@
+//! certpull: pull a renewed TLS certificate chain from a peer by handshake, validate it, and
+//! install it. The decisions live in `certpull-core`; this binary does the I/O around them.
+
+mod cli;
+mod demo;
+mod exit;
+mod fetch;
+mod files;
+mod net;
+mod output;
+mod pki;
+mod pull;
+mod roots;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Fetch(args) => fetch::run(&args),
+        cli::Command::Demo(args) => demo::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("certpull: {error}");
+            ExitCode::from(error.class.code())
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! One pull over the network: resolve, connect, and drive the core's session to an outcome,
+//! all within one deadline; the core's errors are turned into classed, one-line messages.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc, OnceLock};
+
+use certpull_core::pki_types::ServerName;
+use certpull_core::rustls::crypto::CryptoProvider;
+use certpull_core::rustls::time_provider::DefaultTimeProvider;
+use certpull_core::{
+    pull_blocking, CertSummary, DriveError, PullConfig, PullError, PullOutcome, PullSession, Trust,
+};
+
+use crate::exit::{Class, CliError, Result};
+use crate::net::{self, Deadline, DeadlineStream, Endpoint};
+
+/// A chain pulled from one server, with its parsed summaries.
+#[derive(Debug)]
+pub struct Pulled {
+    pub outcome: PullOutcome,
+    pub address: SocketAddr,
+    pub summaries: Vec<CertSummary>,
+}
+
+pub fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
+
+/// The SNI name and the name the leaf must be valid for.
+pub fn server_name(name: &str) -> Result<ServerName<'static>> {
+    ServerName::try_from(name.to_string())
+        .map_err(|_| CliError::usage(format!("{name:?} is not a valid DNS name or IP address")))
+}
+
+/// Pulls `name`'s chain from `endpoint`: connect and handshake bounded by `deadline`.
+pub fn pull(name: &str, endpoint: &Endpoint, trust: Trust, deadline: Deadline) -> Result<Pulled> {
+    let config = PullConfig::new(server_name(name)?, trust);
+    let at = |address: &dyn std::fmt::Display, message: String| {
+        format!("{name} at {address}: {message}")
+    };
+
+    let addresses = resolve_within(endpoint, deadline)?;
+    let (stream, address) = net::connect(&addresses, deadline).map_err(|error| {
+        let (class, message) = io_failure(&error, deadline, "connecting");
+        CliError::new(class, at(endpoint, message))
+    })?;
+
+    let mut session = PullSession::new(&config, provider(), Arc::new(DefaultTimeProvider))
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let mut stream = DeadlineStream::new(stream, deadline);
+    let outcome = pull_blocking(&mut session, &mut stream).map_err(|error| match error {
+        DriveError::Io(error) => {
+            let doing = format!(
+                "during the handshake, {} bytes received",
+                session.bytes_received()
+            );
+            let (class, message) = io_failure(&error, deadline, &doing);
+            CliError::new(class, at(&address, message))
+        }
+        DriveError::Pull(error) => {
+            CliError::new(pull_class(&error), at(&address, describe(&error)))
+        }
+    })?;
+    let summaries = CertSummary::parse_chain(&outcome.chain)
+        .map_err(|e| CliError::new(Class::Validation, at(&address, e.to_string())))?;
+    Ok(Pulled {
+        outcome,
+        address,
+        summaries,
+    })
+}
+
+/// Resolution has no timeout of its own in libc, so it runs on a thread we stop waiting for.
+fn resolve_within(endpoint: &Endpoint, deadline: Deadline) -> Result<Vec<SocketAddr>> {
+    if endpoint.host.parse::<std::net::IpAddr>().is_ok() {
+        return endpoint.resolve();
+    }
+    let (sender, receiver) = mpsc::channel();
+    let job = endpoint.clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(job.resolve());
+    });
+    let timed_out = || {
+        CliError::new(
+            Class::Timeout,
+            format!(
+                "resolving {} timed out after {}",
+                endpoint.host,
+                humantime::format_duration(deadline.budget())
+            ),
+        )
+    };
+    let remaining = deadline.remaining().map_err(|_| timed_out())?;
+    receiver.recv_timeout(remaining).map_err(|_| timed_out())?
+}
+
+fn io_failure(error: &io::Error, deadline: Deadline, doing: &str) -> (Class, String) {
+    if error.kind() == io::ErrorKind::TimedOut {
+        (
+            Class::Timeout,
+            format!(
+                "timed out after {} ({doing})",
+                humantime::format_duration(deadline.budget())
+            ),
+        )
+    } else {
+        (
+            Class::Network,
+            format!("connection failed ({doing}): {error}"),
+        )
+    }
+}
+
+fn pull_class(error: &PullError) -> Class {
+    match error {
+        PullError::Rejected(_) => Class::Validation,
+        PullError::PeerClosed { .. } => Class::Network,
+        PullError::Config(_) => Class::Usage,
+        _ => Class::Protocol,
+    }
+}
+
+/// The core's error, with the certificate a refusal concerns named.
+fn describe(error: &PullError) -> String {
+    let PullError::Rejected(rejected) = error else {
+        return error.to_string();
+    };
+    let Ok(summaries) = CertSummary::parse_chain(&rejected.chain) else {
+        return error.to_string();
+    };
+    match rejected.failure.concerns(&summaries) {
+        Some(index) => {
+            let cert = &summaries[index];
+            format!(
+                "{error} (certificate {} of {}: subject {}, issuer {})",
+                index + 1,
+                summaries.len(),
+                cert.subject,
+                cert.issuer
+            )
+        }
+        None => error.to_string(),
+    }
+}
