@@ -11,6 +11,8 @@
 //! - [`driver`]: a blocking driver over `embedded_io::{Read, Write}`.
 //! - [`chain`]: the parsed summary of a certificate (subject, names, dates, fingerprints).
 //! - [`pem`]: PEM in and out.
+//! - [`keymatch`]: the public key of the local private key, compared with a leaf's.
+//! - [`policy`]: the install decision (validity, key match, no downgrade) and source selection.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -30,8 +32,10 @@ pub mod chain;
 pub mod driver;
 pub mod error;
 pub mod hex;
+pub mod keymatch;
 pub mod limits;
 pub mod pem;
+pub mod policy;
 pub mod session;
 pub mod time;
 pub mod verify;
@@ -39,6 +43,7 @@ pub mod verify;
 pub use chain::{CertSummary, ChainError};
 pub use driver::{pull_blocking, DriveError};
 pub use error::{PullError, RejectedChain, ValidationFailure};
+pub use keymatch::{KeyError, LocalKey};
 pub use limits::Limits;
 pub use session::{PullConfig, PullOutcome, PullSession, Status, Trust};
 pub use time::FixedTime;
