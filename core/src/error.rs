@@ -252,7 +252,7 @@ impl fmt::Display for PullError {
                 "server sent more than {limit} bytes without completing a handshake message"
             ),
             Self::NotTls { preview } => {
-                f.write_str("server did not answer with TLS (it sent \"")?;
+                f.write_str("protocol error: not a TLS server (it sent \"")?;
                 for &byte in preview {
                     match byte {
                         b'\r' => f.write_str("\\r")?,
@@ -270,7 +270,10 @@ impl fmt::Display for PullError {
                 f,
                 "server closed the connection during the handshake (after {bytes_received} bytes)"
             ),
-            Self::Tls(error) => write!(f, "TLS handshake failed: {error}"),
+            Self::Tls(error) => {
+                f.write_str("protocol error: TLS handshake failed: ")?;
+                describe_tls_error(error, f)
+            }
             Self::Config(text) => write!(f, "invalid configuration: {text}"),
             Self::Finished => f.write_str("the pull session has already finished"),
         }
@@ -278,3 +281,34 @@ impl fmt::Display for PullError {
 }
 
 impl core::error::Error for PullError {}
+
+/// rustls' errors in words for an operator, not in its enum names.
+fn describe_tls_error(error: &rustls::Error, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    use rustls::{Error, InvalidMessage, PeerIncompatible, PeerMisbehaved};
+    match error {
+        Error::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge) => {
+            f.write_str("the server announced a handshake message over 64 KiB")
+        }
+        Error::InvalidMessage(InvalidMessage::MessageTooLarge) => {
+            f.write_str("the server sent an oversized TLS record")
+        }
+        Error::InvalidMessage(kind) => write!(f, "malformed message from the server ({kind:?})"),
+        Error::AlertReceived(alert) => write!(f, "the server sent a fatal alert ({alert:?})"),
+        Error::PeerIncompatible(
+            PeerIncompatible::ServerDoesNotSupportTls12Or13
+            | PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig,
+        ) => f.write_str("the server offers no TLS version in common (TLS 1.2 or 1.3 needed)"),
+        Error::PeerIncompatible(kind) => write!(f, "the server is incompatible ({kind:?})"),
+        Error::PeerMisbehaved(PeerMisbehaved::SelectedUnofferedCipherSuite) => {
+            f.write_str("the server chose a cipher suite that was not offered")
+        }
+        Error::PeerMisbehaved(kind) => write!(f, "the server broke the protocol ({kind:?})"),
+        Error::InappropriateHandshakeMessage { got_type, .. } => {
+            write!(f, "unexpected handshake message {got_type:?}")
+        }
+        Error::InappropriateMessage { got_type, .. } => {
+            write!(f, "unexpected {got_type:?} message")
+        }
+        other => write!(f, "{other}"),
+    }
+}

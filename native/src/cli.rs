@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Pull the chain a server presents for NAME; print it or write it to files
     Fetch(FetchArgs),
+    /// Pull from peers and install the chain when it is safe; run the deploy hook on change
+    Sync(SyncArgs),
     /// Run a self-contained demonstration on 127.0.0.1 (no internet needed)
     Demo(DemoArgs),
 }
@@ -40,7 +42,66 @@ pub struct FetchArgs {
     pub trust: TrustArgs,
 
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub files: FileArgs,
+
+    /// Print a readable summary of the chain instead of PEM
+    #[arg(long, conflicts_with = "json")]
+    pub summary: bool,
+
+    /// Print a JSON report of the chain instead of PEM
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The certificate's name (SNI, and the name the leaf must be valid for)
+    #[arg(required_unless_present = "config", conflicts_with = "config")]
+    pub name: Option<String>,
+
+    /// A peer to pull from: ADDR[:PORT], or a host name standing for every address it resolves
+    /// to; may be repeated. All are pulled concurrently; the newest installable chain wins
+    #[arg(long, value_name = "ADDR[:PORT]", required_unless_present = "config")]
+    pub from: Vec<String>,
+
+    /// The local private key (PEM: PKCS#8, SEC1 or PKCS#1); the leaf must carry its public key.
+    /// Without it, the installed leaf's key is the reference. Only read, never copied
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub files: FileArgs,
+
+    /// Command run by `sh -c` after a change was installed (certbot's --deploy-hook semantics)
+    #[arg(long, value_name = "CMD")]
+    pub deploy_hook: Option<String>,
+
+    /// Install a leaf that expires earlier or covers fewer names than the installed one
+    #[arg(long)]
+    pub allow_downgrade: bool,
+
+    /// Keep the replaced files as FILE.prev
+    #[arg(long)]
+    pub backup: bool,
+
+    /// Deadline per certificate for resolving, connecting and all handshakes together
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    #[command(flatten)]
+    pub trust: TrustArgs,
+
+    /// Sync every certificate of a TOML configuration file
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "key", "out_dir", "cert", "chain", "fullchain", "deploy_hook"])]
+    pub config: Option<PathBuf>,
+
+    /// Say what happened with every source, also when nothing changed
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print a JSON report of every certificate and source on standard output
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -55,7 +116,7 @@ pub struct EndpointArgs {
     pub timeout: Duration,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct TrustArgs {
     /// Trust only the CA certificates in FILE (PEM); may be repeated
     #[arg(long = "ca-file", value_name = "FILE")]
@@ -70,16 +131,8 @@ pub struct TrustArgs {
     pub insecure: bool,
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct OutputArgs {
-    /// Print a readable summary of the chain instead of PEM
-    #[arg(long, conflicts_with = "json")]
-    pub summary: bool,
-
-    /// Print a JSON report of the chain instead of PEM
-    #[arg(long)]
-    pub json: bool,
-
+#[derive(Debug, Clone, Default, Args)]
+pub struct FileArgs {
     /// Write cert.pem, chain.pem and fullchain.pem (certbot's layout) into DIR
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
@@ -104,8 +157,45 @@ pub struct DemoArgs {
     pub keep: Option<PathBuf>,
 }
 
+/// Help and version go to stdout with exit 0; any other argument error becomes one line on
+/// stderr, like every other error, with exit code 2.
+pub fn usage_error(error: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = error.print();
+        let code = if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            2
+        } else {
+            0
+        };
+        return std::process::ExitCode::from(code);
+    }
+    let rendered = error.render().to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // clap lists missing arguments on the lines after "were not provided:".
+    let detail: Vec<&str> = if first.ends_with(':') {
+        lines.take_while(|l| !l.starts_with("Usage:")).collect()
+    } else {
+        Vec::new()
+    };
+    let message = if detail.is_empty() {
+        first.to_string()
+    } else {
+        format!("{first} {}", detail.join(", "))
+    };
+    eprintln!("certpull: {message} (see certpull --help)");
+    std::process::ExitCode::from(crate::exit::Class::Usage.code())
+}
+
 /// `10s`, `500ms`, `1m`, or a bare number of seconds.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let duration = match text.parse::<f64>() {
         Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Duration::from_secs_f64(seconds),
         Ok(_) => return Err("must be a positive duration".into()),

@@ -19,6 +19,12 @@ pub enum Class {
     Validation,
     /// An output file could not be written.
     Write,
+    /// `sync`: the policy refused every chain (key mismatch, downgrade, dates).
+    Refused,
+    /// `sync`: the chain was installed, but the deploy hook failed.
+    Hook,
+    /// `sync`: another run holds the certificate's lock.
+    Lock,
 }
 
 impl Class {
@@ -32,6 +38,27 @@ impl Class {
             Self::Protocol => 5,
             Self::Validation => 6,
             Self::Write => 7,
+            Self::Refused => 8,
+            Self::Hook => 9,
+            Self::Lock => 10,
+        }
+    }
+
+    /// How bad a failure is, for the one exit code of a run over many certificates (the worst
+    /// wins) and for the class of a certificate whose sources all failed (the one that got
+    /// furthest wins). Documented in the README.
+    pub fn severity(self) -> u8 {
+        match self {
+            Self::Network => 1,
+            Self::Timeout => 2,
+            Self::Lock => 3,
+            Self::Protocol => 4,
+            Self::Refused => 5,
+            Self::Validation => 6,
+            Self::Hook => 7,
+            Self::Write => 8,
+            Self::Usage => 9,
+            Self::Internal => 10,
         }
     }
 }

@@ -3,12 +3,12 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use certpull_core::pki_types::CertificateDer;
 use certpull_core::{pem, Trust};
 
-use crate::cli::{FetchArgs, OutputArgs, TrustArgs};
+use crate::cli::{FetchArgs, TrustArgs};
 use crate::exit::{Class, CliError, Result};
 use crate::files::FileSet;
+use crate::layout::Outputs;
 use crate::net::{Deadline, Endpoint};
 use crate::output::{self, FetchReport};
 use crate::pull::{self, Pulled};
@@ -29,7 +29,7 @@ pub fn run(args: &FetchArgs) -> Result<()> {
         trust,
         Deadline::after(args.endpoint.timeout),
     )?;
-    let files = planned_files(&args.output, &pulled.outcome.chain);
+    let files = Outputs::from_args(&args.files).contents(&pulled.outcome.chain);
     if !files.is_empty() {
         write_files(&files)?;
     }
@@ -50,31 +50,8 @@ pub fn trust(args: &TrustArgs) -> Result<Trust> {
     Ok(Trust::CaptureOnly(roots))
 }
 
-/// The certbot layout under `--out-dir`, plus any explicit `--cert/--chain/--fullchain`.
-fn planned_files(args: &OutputArgs, chain: &[CertificateDer<'static>]) -> Vec<(PathBuf, String)> {
-    let leaf = pem::encode_chain(chain.get(..1).unwrap_or_default());
-    let intermediates = pem::encode_chain(chain.get(1..).unwrap_or_default());
-    let full = pem::encode_chain(chain);
-    let mut files = Vec::new();
-    if let Some(dir) = &args.out_dir {
-        files.push((dir.join("cert.pem"), leaf.clone()));
-        files.push((dir.join("chain.pem"), intermediates.clone()));
-        files.push((dir.join("fullchain.pem"), full.clone()));
-    }
-    let explicit = [
-        (&args.cert, leaf),
-        (&args.chain, intermediates),
-        (&args.fullchain, full),
-    ];
-    for (path, contents) in explicit {
-        if let Some(path) = path {
-            files.push((path.clone(), contents));
-        }
-    }
-    files
-}
-
-fn write_files(files: &[(PathBuf, String)]) -> Result<()> {
+/// Stages every file, then renames them all into place.
+pub fn write_files(files: &[(PathBuf, String)]) -> Result<()> {
     let mut set = FileSet::new();
     for (path, contents) in files {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -92,12 +69,12 @@ fn write_files(files: &[(PathBuf, String)]) -> Result<()> {
 
 fn print(args: &FetchArgs, pulled: &Pulled, pem_by_default: bool) -> Result<()> {
     let now = output::unix_now();
-    let text = if args.output.json {
+    let text = if args.json {
         let report = FetchReport::new(&args.name, pulled, now);
         serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::new(Class::Internal, e.to_string()))?
             + "\n"
-    } else if args.output.summary {
+    } else if args.summary {
         output::summary(&args.name, pulled, now)
     } else if pem_by_default {
         pem::encode_chain(&pulled.outcome.chain)

@@ -92,13 +92,20 @@ impl FileSet {
 
     /// Renames every staged file into place, then fsyncs their directories.
     pub fn commit(self) -> Result<()> {
+        self.commit_observed(|_| {})
+    }
+
+    /// [`commit`](Self::commit), calling `after_rename(n)` once the n-th file (from 1) is in
+    /// place (the tests' fault injection uses it to stop between renames).
+    pub fn commit_observed(self, mut after_rename: impl FnMut(usize)) -> Result<()> {
         let mut dirs: Vec<PathBuf> = Vec::new();
-        for staged in self.staged {
+        for (index, staged) in self.staged.into_iter().enumerate() {
             let target = staged.target;
             staged
                 .temp
                 .persist(&target)
                 .map_err(|e| write_error(&target, e.error))?;
+            after_rename(index + 1);
             if let Some(dir) = target.parent() {
                 let dir = if dir.as_os_str().is_empty() {
                     Path::new(".")

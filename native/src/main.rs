@@ -6,20 +6,26 @@ mod demo;
 mod exit;
 mod fetch;
 mod files;
+mod layout;
 mod net;
 mod output;
 mod pki;
 mod pull;
 mod roots;
+mod sync;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return cli::usage_error(error),
+    };
     let result = match cli.command {
         cli::Command::Fetch(args) => fetch::run(&args),
+        cli::Command::Sync(args) => sync::run(&args),
         cli::Command::Demo(args) => demo::run(&args),
     };
     match result {

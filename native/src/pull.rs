@@ -30,6 +30,17 @@ pub fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
+impl Pulled {
+    /// The chain in the policy's terms.
+    pub fn candidate(&self) -> certpull_core::policy::Candidate<'_> {
+        certpull_core::policy::Candidate {
+            chain: &self.outcome.chain,
+            summaries: &self.summaries,
+            verdict: &self.outcome.verdict,
+        }
+    }
+}
+
 /// The SNI name and the name the leaf must be valid for.
 pub fn server_name(name: &str) -> Result<ServerName<'static>> {
     ServerName::try_from(name.to_string())
@@ -75,7 +86,7 @@ pub fn pull(name: &str, endpoint: &Endpoint, trust: Trust, deadline: Deadline) -
 }
 
 /// Resolution has no timeout of its own in libc, so it runs on a thread we stop waiting for.
-fn resolve_within(endpoint: &Endpoint, deadline: Deadline) -> Result<Vec<SocketAddr>> {
+pub fn resolve_within(endpoint: &Endpoint, deadline: Deadline) -> Result<Vec<SocketAddr>> {
     if endpoint.host.parse::<std::net::IpAddr>().is_ok() {
         return endpoint.resolve();
     }

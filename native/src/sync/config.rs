@@ -1,0 +1,191 @@
+//! `--config FILE`: many certificates in one TOML file. Unknown keys and bad values are refused
+//! with the file, line, column and key named.
+//!
+//! ```toml
+//! timeout = "10s"                      # defaults for every certificate
+//! ca_file = ["/etc/certpull/ca.pem"]
+//!
+//! [[certificate]]
+//! name = "www.example.com"
+//! from = ["192.0.2.10", "192.0.2.11:8443", "www.example.com"]
+//! key = "/etc/ssl/private/www.example.com.key"
+//! out_dir = "/etc/ssl/certpull/www.example.com"
+//! deploy_hook = "systemctl reload nginx"
+//! ```
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::job::{Job, DEFAULT_PORT};
+use crate::cli::{parse_timeout, SyncArgs, TrustArgs};
+use crate::exit::{CliError, Result};
+use crate::layout::Outputs;
+use crate::net::Endpoint;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    timeout: Option<Spanned<String>>,
+    ca_file: Option<Vec<PathBuf>>,
+    system_roots: Option<bool>,
+    insecure: Option<bool>,
+    backup: Option<bool>,
+    allow_downgrade: Option<bool>,
+    deploy_hook: Option<String>,
+    #[serde(default, rename = "certificate")]
+    certificates: Vec<Spanned<CertificateEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateEntry {
+    name: Spanned<String>,
+    from: Spanned<Vec<Spanned<String>>>,
+    key: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    chain: Option<PathBuf>,
+    fullchain: Option<PathBuf>,
+    deploy_hook: Option<String>,
+    allow_downgrade: Option<bool>,
+    backup: Option<bool>,
+    timeout: Option<Spanned<String>>,
+    ca_file: Option<Vec<PathBuf>>,
+    system_roots: Option<bool>,
+    insecure: Option<bool>,
+}
+
+/// Names a place in the file: `FILE:LINE:COLUMN: message`.
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn error(&self, span: Option<Range<usize>>, message: impl std::fmt::Display) -> CliError {
+        let place = match span {
+            Some(span) => {
+                let before = self.text.get(..span.start).unwrap_or(self.text);
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("{}:{line}:{column}", self.path.display())
+            }
+            None => self.path.display().to_string(),
+        };
+        CliError::usage(format!("{place}: {message}"))
+    }
+
+    fn timeout(&self, value: &Spanned<String>) -> Result<Duration> {
+        parse_timeout(value.get_ref())
+            .map_err(|why| self.error(Some(value.span()), format!("timeout: {why}")))
+    }
+}
+
+/// Reads the file into one job per certificate. The command line's `--timeout`, `--ca-file`,
+/// `--system-roots`, `--insecure`, `--allow-downgrade` and `--backup` are defaults for what the
+/// file leaves unset.
+pub fn load(path: &Path, args: &SyncArgs) -> Result<Vec<Job>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(format!("cannot read config {}: {e}", path.display())))?;
+    let at = Locator { path, text: &text };
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| at.error(e.span(), e.message().trim()))?;
+    if file.certificates.is_empty() {
+        return Err(at.error(None, "no [[certificate]] table"));
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let resolve = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            base.join(p)
+        }
+    };
+
+    let default_timeout = match &file.timeout {
+        Some(value) => at.timeout(value)?,
+        None => args.timeout,
+    };
+    let default_ca: Vec<PathBuf> = match &file.ca_file {
+        Some(files) => files.iter().map(resolve).collect(),
+        None => args.trust.ca_files.clone(),
+    };
+
+    let mut jobs = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for entry in &file.certificates {
+        let span = entry.span();
+        let cert = entry.get_ref();
+        let name = cert.name.get_ref();
+        crate::pull::server_name(name)
+            .map_err(|e| at.error(Some(cert.name.span()), format!("name: {e}")))?;
+        if names.contains(&name.as_str()) {
+            return Err(at.error(
+                Some(cert.name.span()),
+                format!("name: {name:?} is listed twice"),
+            ));
+        }
+        names.push(name);
+        if cert.from.get_ref().is_empty() {
+            return Err(at.error(Some(cert.from.span()), "from: no source to pull from"));
+        }
+        let sources = cert
+            .from
+            .get_ref()
+            .iter()
+            .map(|source| {
+                Endpoint::parse(source.get_ref(), DEFAULT_PORT)
+                    .map_err(|e| at.error(Some(source.span()), format!("from: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let outputs = Outputs::new(
+            cert.out_dir.as_ref().map(resolve).as_deref(),
+            cert.cert.as_ref().map(resolve).as_deref(),
+            cert.chain.as_ref().map(resolve).as_deref(),
+            cert.fullchain.as_ref().map(resolve).as_deref(),
+        );
+        let timeout = match &cert.timeout {
+            Some(value) => at.timeout(value)?,
+            None => default_timeout,
+        };
+        let job = Job {
+            name: name.clone(),
+            sources,
+            key: cert.key.as_ref().map(resolve),
+            outputs,
+            deploy_hook: cert
+                .deploy_hook
+                .clone()
+                .or_else(|| file.deploy_hook.clone()),
+            allow_downgrade: cert
+                .allow_downgrade
+                .or(file.allow_downgrade)
+                .unwrap_or(args.allow_downgrade),
+            backup: cert.backup.or(file.backup).unwrap_or(args.backup),
+            timeout,
+            trust: TrustArgs {
+                ca_files: cert
+                    .ca_file
+                    .as_ref()
+                    .map(|files| files.iter().map(resolve).collect())
+                    .unwrap_or_else(|| default_ca.clone()),
+                system_roots: cert
+                    .system_roots
+                    .or(file.system_roots)
+                    .unwrap_or(args.trust.system_roots),
+                insecure: cert
+                    .insecure
+                    .or(file.insecure)
+                    .unwrap_or(args.trust.insecure),
+            },
+        };
+        job.check()
+            .map_err(|e| at.error(Some(span.clone()), e.message))?;
+        jobs.push(job);
+    }
+    Ok(jobs)
+}
