@@ -8,6 +8,8 @@ use core::fmt;
 use rustls::CertificateError;
 use rustls_pki_types::CertificateDer;
 
+use crate::timefmt::{Instant, Span};
+
 /// Why a chain failed validation against the trust anchors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -158,13 +160,15 @@ impl fmt::Display for ValidationFailure {
             Self::NotValidForName { .. } => f.write_str("certificate is not valid for the name"),
             Self::Expired { now, not_after } => write!(
                 f,
-                "certificate expired ({} s ago)",
-                now.saturating_sub(*not_after)
+                "certificate expired on {} ({} ago)",
+                Instant(*not_after),
+                Span(now.saturating_sub(*not_after))
             ),
             Self::NotYetValid { now, not_before } => write!(
                 f,
-                "certificate not valid yet (valid in {} s)",
-                not_before.saturating_sub(*now)
+                "certificate not valid yet: valid from {} (in {})",
+                Instant(*not_before),
+                Span(not_before.saturating_sub(*now))
             ),
             Self::BadSignature => f.write_str("bad signature"),
             Self::UnsupportedSignatureAlgorithm => f.write_str("unsupported signature algorithm"),

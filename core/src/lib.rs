@@ -38,6 +38,7 @@ pub mod pem;
 pub mod policy;
 pub mod session;
 pub mod time;
+pub mod timefmt;
 pub mod verify;
 
 pub use chain::{CertSummary, ChainError};

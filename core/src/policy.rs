@@ -14,6 +14,7 @@ use rustls_pki_types::CertificateDer;
 use crate::chain::CertSummary;
 use crate::error::ValidationFailure;
 use crate::keymatch::LocalKey;
+use crate::timefmt::{Instant, Span};
 use crate::verify::Verdict;
 
 /// What the caller allows.
@@ -203,9 +204,11 @@ impl fmt::Display for Refusal {
             Self::NotValidated => f.write_str("the chain was not validated"),
             Self::Empty => f.write_str("the server sent no usable certificate"),
             Self::NotYetValid { not_before } => {
-                write!(f, "the leaf is not valid yet (notBefore {not_before})")
+                write!(f, "the leaf is not valid yet (valid from {})", Instant(*not_before))
             }
-            Self::Expired { not_after } => write!(f, "the leaf has expired (notAfter {not_after})"),
+            Self::Expired { not_after } => {
+                write!(f, "the leaf has expired (on {})", Instant(*not_after))
+            }
             Self::KeyMismatch {
                 against_installed: false,
             } => f.write_str("the leaf's public key does not match the local private key"),
@@ -219,8 +222,9 @@ impl fmt::Display for Refusal {
             ),
             Self::ExpiresEarlier { installed, pulled } => write!(
                 f,
-                "downgrade: the leaf expires {} s before the installed one",
-                installed.saturating_sub(*pulled)
+                "downgrade: the leaf expires on {}, {} before the installed one",
+                Instant(*pulled),
+                Span(installed.saturating_sub(*pulled))
             ),
             Self::NamesDropped { missing } => write!(
                 f,

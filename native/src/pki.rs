@@ -1,4 +1,4 @@
-//! A throw-away PKI for the demo: a root CA, an intermediate and a leaf, made in memory.
+//! A throw-away PKI for the demo: a root CA and an intermediate made in memory, issuing leaves.
 
 use certpull_core::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -6,12 +6,11 @@ use time::{Duration, OffsetDateTime};
 
 use crate::exit::{Class, CliError, Result};
 
-/// A chain for one name, with the root that anchors it and the leaf's private key.
-pub struct ThrowawayPki {
+/// A root and an intermediate that issue leaves.
+pub struct ThrowawayCa {
     pub root: CertificateDer<'static>,
-    /// Leaf first, then the intermediate: what a server sends.
-    pub chain: Vec<CertificateDer<'static>>,
-    pub key: PrivateKeyDer<'static>,
+    intermediate: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
 }
 
 fn pki_error(error: rcgen::Error) -> CliError {
@@ -34,37 +33,51 @@ fn ca_params(common_name: &str, path_len: Option<u8>) -> Result<CertificateParam
     Ok(params)
 }
 
-impl ThrowawayPki {
-    /// A chain for `name`, valid from a day ago for `days` days, under a root called `label`.
-    pub fn generate(label: &str, name: &str, days: i64) -> Result<Self> {
+/// A new ECDSA P-256 key pair.
+pub fn new_key() -> Result<KeyPair> {
+    KeyPair::generate().map_err(pki_error)
+}
+
+/// The key in the form rustls serves with.
+pub fn private_key_der(key: &KeyPair) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()))
+}
+
+impl ThrowawayCa {
+    /// A root and an intermediate called after `label`.
+    pub fn new(label: &str) -> Result<Self> {
         let root_params = ca_params(&format!("{label} root CA"), None)?;
-        let root_key = KeyPair::generate().map_err(pki_error)?;
+        let root_key = new_key()?;
         let root = root_params.self_signed(&root_key).map_err(pki_error)?;
         let root_issuer = Issuer::new(root_params, root_key);
 
         let mid_params = ca_params(&format!("{label} intermediate CA"), Some(0))?;
-        let mid_key = KeyPair::generate().map_err(pki_error)?;
+        let mid_key = new_key()?;
         let intermediate = mid_params
             .signed_by(&mid_key, &root_issuer)
             .map_err(pki_error)?;
-        let mid_issuer = Issuer::new(mid_params, mid_key);
-
-        let mut leaf_params = CertificateParams::new(vec![name.to_string()]).map_err(pki_error)?;
-        leaf_params
-            .distinguished_name
-            .push(DnType::CommonName, name);
-        let now = OffsetDateTime::now_utc();
-        leaf_params.not_before = now - Duration::days(1);
-        leaf_params.not_after = now + Duration::days(days);
-        let leaf_key = KeyPair::generate().map_err(pki_error)?;
-        let leaf = leaf_params
-            .signed_by(&leaf_key, &mid_issuer)
-            .map_err(pki_error)?;
-
         Ok(Self {
             root: root.der().clone(),
-            chain: vec![leaf.der().clone(), intermediate.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+            intermediate: intermediate.der().clone(),
+            issuer: Issuer::new(mid_params, mid_key),
         })
+    }
+
+    /// The chain a server sends (leaf, intermediate) for `name` and `key`, valid from `from`
+    /// days ago until `until` days from now.
+    pub fn issue(
+        &self,
+        name: &str,
+        key: &KeyPair,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<CertificateDer<'static>>> {
+        let mut params = CertificateParams::new(vec![name.to_string()]).map_err(pki_error)?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::days(from);
+        params.not_after = now + Duration::days(until);
+        let leaf = params.signed_by(key, &self.issuer).map_err(pki_error)?;
+        Ok(vec![leaf.der().clone(), self.intermediate.clone()])
     }
 }

@@ -6,13 +6,14 @@ mod hook;
 mod install;
 mod job;
 mod lock;
-mod report;
+pub mod report;
 mod sources;
 
 use crate::cli::SyncArgs;
 use crate::exit::{CliError, Result};
 
-pub use job::Job;
+pub use job::{run as run_job, Job};
+pub use report::print as print_reports;
 
 pub fn run(args: &SyncArgs) -> Result<()> {
     let jobs = match &args.config {
@@ -20,7 +21,7 @@ pub fn run(args: &SyncArgs) -> Result<()> {
         None => vec![Job::from_args(args)?],
     };
     let reports: Vec<report::JobReport> = jobs.iter().map(job::run).collect();
-    report::print(&reports, args.verbose, args.json)?;
+    print_reports(&reports, args.verbose, args.json)?;
     match reports
         .iter()
         .filter_map(report::JobReport::error)
