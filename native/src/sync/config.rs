@@ -189,3 +189,112 @@ pub fn load(path: &Path, args: &SyncArgs) -> Result<Vec<Job>> {
     }
     Ok(jobs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn args(config: &Path) -> SyncArgs {
+        let cli = crate::cli::Cli::try_parse_from([
+            "certpull".as_ref(),
+            "sync".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+        ])
+        .unwrap();
+        match cli.command {
+            crate::cli::Command::Sync(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    fn load_text(text: &str) -> Result<Vec<Job>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certpull.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path, &args(&path))
+    }
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/certpull.toml");
+        let jobs = load(&path, &args(&path)).unwrap();
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0].sources.len(), 3);
+        assert_eq!(jobs[1].outputs.chain, None);
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file_and_defaults_apply() {
+        let jobs = load_text(
+            "timeout = \"3s\"\nca_file = [\"ca.pem\"]\n[[certificate]]\nname = \"a.example\"\n\
+             from = [\"127.0.0.1:8443\"]\nout_dir = \"out\"\ntimeout = \"2s\"\n\
+             [[certificate]]\nname = \"b.example\"\nfrom = [\"[::1]\"]\nfullchain = \"/abs/f.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(jobs[0].timeout, Duration::from_secs(2));
+        assert_eq!(jobs[1].timeout, Duration::from_secs(3));
+        assert!(jobs[0]
+            .outputs
+            .cert
+            .as_ref()
+            .unwrap()
+            .ends_with("out/cert.pem"));
+        assert!(
+            jobs[0].trust.ca_files[0].is_absolute() || jobs[0].trust.ca_files[0].starts_with("/")
+        );
+        assert_eq!(jobs[1].sources[0].port, 443);
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_and_column() {
+        let error = load_text("[[certificate]]\nname = \"a.example\"\nfrom = [\"h\"]\nout_dir = \"o\"\nhoook = \"x\"\n")
+            .unwrap_err();
+        assert_eq!(error.class, crate::exit::Class::Usage);
+        assert!(
+            error
+                .message
+                .contains("certpull.toml:5:1: unknown field `hoook`"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_place() {
+        let error = load_text(
+            "[[certificate]]\nname = \"a.example\"\nfrom = [\"h:99999\"]\nout_dir = \"o\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("certpull.toml:3:9: from: invalid address"),
+            "{}",
+            error.message
+        );
+        let error = load_text("timeout = \"soon\"\n[[certificate]]\nname = \"a.example\"\nfrom = [\"h\"]\nout_dir = \"o\"\n")
+            .unwrap_err();
+        assert!(
+            error.message.contains("certpull.toml:1:11: timeout:"),
+            "{}",
+            error.message
+        );
+        let error =
+            load_text("[[certificate]]\nname = \"a.example\"\nfrom = [\"h\"]\n").unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("certpull.toml:1:1: a.example: nowhere to install"),
+            "{}",
+            error.message
+        );
+        let error = load_text("").unwrap_err();
+        assert!(
+            error.message.contains("no [[certificate]]"),
+            "{}",
+            error.message
+        );
+    }
+}

@@ -83,6 +83,11 @@ pub fn run(job: &Job) -> JobReport {
     let mut report = JobReport::new(&job.name, job.key.is_some());
     report.outcome = match sync(job, &mut report.sources) {
         Ok(outcome) => outcome,
+        // Every line names its certificate, so a run over many stays readable.
+        Err(error) if !error.message.starts_with(&job.name) => JobOutcome::Failed(CliError::new(
+            error.class,
+            format!("{}: {}", job.name, error.message),
+        )),
         Err(error) => JobOutcome::Failed(error),
     };
     report
