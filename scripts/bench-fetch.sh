@@ -11,8 +11,9 @@
 #   openssl               s_client -showcerts -CAfile (handshake + verification, no files)
 # then the peak RSS of one run of certpull and of openssl (/usr/bin/time -f %M).
 #
-# Usage: scripts/bench-fetch.sh [-n RUNS] [--no-hyperfine] [--profile]
+# Usage: scripts/bench-fetch.sh [-n RUNS] [--tls12] [--no-hyperfine] [--profile]
 #   -n RUNS         runs per command (default 200)
+#   --tls12         nginx offers TLS 1.2 only (default: TLS 1.2 and 1.3, so 1.3 is negotiated)
 #   --no-hyperfine  use the bash loop even when hyperfine is installed
 #   --profile       also `strace -c -f` and `perf stat` one certpull run (when installed)
 #
@@ -22,6 +23,7 @@ set -euo pipefail
 RUNS=200
 USE_HYPERFINE=1
 PROFILE=0
+PROTOCOLS="TLSv1.2 TLSv1.3" # nginx 1.22's default has no TLSv1.3: name both
 NAME=bench.certpull.test
 
 usage() {
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
             ;;
         -n*) RUNS="${1#-n}"; shift ;;
         --no-hyperfine) USE_HYPERFINE=0; shift ;;
+        --tls12) PROTOCOLS="TLSv1.2"; shift ;;
         --profile) PROFILE=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -55,14 +58,24 @@ step() {
 # --- clean-up, armed before anything is created -------------------------------------------
 TMP=""
 NGINX_PID=""
+HYPERFINE_PID=""
 cleanup() {
     local status=$?
+    if [ -n "$HYPERFINE_PID" ] && kill -0 "$HYPERFINE_PID" 2>/dev/null; then
+        kill "$HYPERFINE_PID" 2>/dev/null || true
+        wait "$HYPERFINE_PID" 2>/dev/null || true
+    fi
     if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill "$NGINX_PID" 2>/dev/null || true
         wait "$NGINX_PID" 2>/dev/null || true
     fi
     if [ -n "$TMP" ] && [ -d "$TMP" ]; then
-        rm -rf -- "$TMP"
+        # A run interrupted mid-write may still be renaming files in for a moment: retry.
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            rm -rf -- "$TMP" 2>/dev/null && break
+            sleep 0.1
+        done
+        [ ! -e "$TMP" ] || echo "warning: could not remove $TMP" >&2
     fi
     exit "$status"
 }
@@ -198,7 +211,7 @@ http {
         server_name $NAME;
         ssl_certificate $PKI/fullchain.pem;
         ssl_certificate_key $PKI/leaf.key;
-        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_protocols $PROTOCOLS;
         ssl_session_cache off;
         ssl_session_tickets off;
         location / { return 200 "certpull bench\n"; }
@@ -289,8 +302,12 @@ if [ "$USE_HYPERFINE" -eq 1 ]; then
     for i in "${!COMMANDS[@]}"; do
         args+=(-n "${LABELS[$i]}" "${COMMANDS[$i]}")
     done
+    # In the background and waited for, so that a TERM to this script is acted on at once.
     hyperfine -N --warmup 5 --runs "$RUNS" --style basic \
-        --export-csv "$TMP/hyperfine.csv" "${args[@]}" </dev/null
+        --export-csv "$TMP/hyperfine.csv" "${args[@]}" </dev/null &
+    HYPERFINE_PID=$!
+    wait "$HYPERFINE_PID"
+    HYPERFINE_PID=""
     # command,mean,stddev,median,user,system,min,max (seconds)
     while IFS=, read -r label mean sd _; do
         MEAN_MS[$label]=$(awk -v s="$mean" 'BEGIN { printf "%.3f", s * 1000 }')
