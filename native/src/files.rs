@@ -14,6 +14,41 @@ use crate::exit::{Class, CliError, Result};
 /// Mode of a file that did not exist before: certificates are public.
 const NEW_FILE_MODE: u32 = 0o644;
 
+const STAGING_SUFFIX: &str = ".tmp";
+
+/// Staged copies of `target` are named `.certpull-NAME-RANDOM.tmp` beside it, so that those a
+/// killed run left behind can be told apart and removed.
+fn staging_prefix(target: &Path) -> String {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".certpull-{name}-")
+}
+
+/// Removes what a killed run left staged for `path`. Call it only while holding the lock of the
+/// certificate that owns `path`: another run's staging would look the same.
+pub fn remove_stale_staging(path: &Path) {
+    let Ok(target) = resolve_target(path) else {
+        return;
+    };
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let prefix = staging_prefix(&target);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(STAGING_SUFFIX) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 struct Staged {
     target: PathBuf,
     temp: TempPath,
@@ -66,8 +101,8 @@ impl FileSet {
         };
         let existing = fs::metadata(&target).ok();
         let mut temp = tempfile::Builder::new()
-            .prefix(".certpull-")
-            .suffix(".tmp")
+            .prefix(&staging_prefix(&target))
+            .suffix(STAGING_SUFFIX)
             .tempfile_in(&dir)
             .map_err(|e| write_error(&target, e))?;
         let file: &mut File = temp.as_file_mut();

@@ -31,7 +31,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("certpull: {error}");
+            // An empty message: the failures were reported already, one line each.
+            if !error.message.is_empty() {
+                eprintln!("certpull: {error}");
+            }
             ExitCode::from(error.class.code())
         }
     }

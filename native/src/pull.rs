@@ -49,6 +49,17 @@ pub fn server_name(name: &str) -> Result<ServerName<'static>> {
 
 /// Pulls `name`'s chain from `endpoint`: connect and handshake bounded by `deadline`.
 pub fn pull(name: &str, endpoint: &Endpoint, trust: Trust, deadline: Deadline) -> Result<Pulled> {
+    pull_classified(name, endpoint, trust, deadline, class_of)
+}
+
+/// [`pull`], with the caller's classes for the session's errors.
+pub fn pull_classified(
+    name: &str,
+    endpoint: &Endpoint,
+    trust: Trust,
+    deadline: Deadline,
+    classify: fn(&PullError) -> Class,
+) -> Result<Pulled> {
     let config = PullConfig::new(server_name(name)?, trust);
     let at = |address: &dyn std::fmt::Display, message: String| {
         format!("{name} at {address}: {message}")
@@ -72,9 +83,7 @@ pub fn pull(name: &str, endpoint: &Endpoint, trust: Trust, deadline: Deadline) -
             let (class, message) = io_failure(&error, deadline, &doing);
             CliError::new(class, at(&address, message))
         }
-        DriveError::Pull(error) => {
-            CliError::new(pull_class(&error), at(&address, describe(&error)))
-        }
+        DriveError::Pull(error) => CliError::new(classify(&error), at(&address, describe(&error))),
     })?;
     let summaries = CertSummary::parse_chain(&outcome.chain)
         .map_err(|e| CliError::new(Class::Validation, at(&address, e.to_string())))?;
@@ -126,7 +135,8 @@ fn io_failure(error: &io::Error, deadline: Deadline, doing: &str) -> (Class, Str
     }
 }
 
-fn pull_class(error: &PullError) -> Class {
+/// The classes `fetch` reports the session's errors in.
+pub fn class_of(error: &PullError) -> Class {
     match error {
         PullError::Rejected(_) => Class::Validation,
         PullError::PeerClosed { .. } => Class::Network,

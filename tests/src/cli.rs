@@ -19,6 +19,12 @@ pub mod exit {
     pub const PROTOCOL: i32 = 5;
     pub const VALIDATION: i32 = 6;
     pub const WRITE: i32 = 7;
+    /// `sync`: the policy refused every chain (key mismatch, downgrade, dates).
+    pub const REFUSED: i32 = 8;
+    /// `sync`: installed, but the deploy hook failed.
+    pub const HOOK: i32 = 9;
+    /// `sync`: another run holds the certificate's lock past the deadline.
+    pub const LOCK: i32 = 10;
 }
 
 /// A run is killed by the harness after this long (a hang is a failure, not a stuck suite).
@@ -67,8 +73,43 @@ where
     run_with_limit(Command::new(certpull_bin()), args, HARD_LIMIT)
 }
 
+/// The binary's test-only fault injection variable (`stall-before-rename`,
+/// `stall-after-first-rename`, `fail-stage`).
+pub const FAULT_VARIABLE: &str = "CERTPULL_TEST_FAULT";
+
+/// Run `certpull ARGS...` like [`certpull`], with `envs` added to its environment.
+pub fn certpull_with_env<I, S>(envs: &[(&str, &str)], args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_limited(Command::new(certpull_bin()), args, HARD_LIMIT, envs)
+}
+
 /// Run a command, killing it after `limit`.
-pub fn run_with_limit<I, S>(mut cmd: Command, args: I, limit: Duration) -> Run
+pub fn run_with_limit<I, S>(cmd: Command, args: I, limit: Duration) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_limited(cmd, args, limit, &[])
+}
+
+/// The environment every run of the binary gets: no colour, no logging, no trust or fault
+/// settings inherited from the caller; then `envs`.
+pub fn prepare(cmd: &mut Command, envs: &[(&str, &str)]) {
+    cmd.env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .env_remove(FAULT_VARIABLE);
+    for (key, value) in envs {
+        cmd.env(key, value);
+    }
+}
+
+/// Run a command with `envs` (after [`prepare`]), killing it after `limit`.
+pub fn run_limited<I, S>(mut cmd: Command, args: I, limit: Duration, envs: &[(&str, &str)]) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -77,11 +118,8 @@ where
         .into_iter()
         .map(|a| a.as_ref().to_string_lossy().into_owned())
         .collect();
+    prepare(&mut cmd, envs);
     cmd.args(&args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("SSL_CERT_FILE")
-        .env_remove("SSL_CERT_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

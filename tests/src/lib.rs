@@ -9,9 +9,12 @@ pub mod expect;
 pub mod hostile;
 pub mod pki;
 pub mod servers;
+pub mod sync;
 
 pub use chain::{assert_same_chain, pem_file_to_ders, pem_to_ders, sha256_hex};
 pub use cli::{assert_dir_empty, certpull, certpull_bin, exit, fetch, tempdir, Run};
 pub use hostile::{Behaviour, FullBacklog, HostileServer};
-pub use pki::{KeyKind, LeafVariant, ServerCert, TestPki, OTHER_NAME, TEST_NAME};
+pub use pki::{
+    KeyForm, KeyKind, LeafKey, LeafSpec, LeafVariant, ServerCert, TestPki, OTHER_NAME, TEST_NAME,
+};
 pub use servers::{start_nginx, start_openssl, ServerProcess, TlsVersion};

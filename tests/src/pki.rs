@@ -10,6 +10,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SerialNumber, PKCS_ECDSA_P256_SHA256,
 };
+use rustls_pki_types::pem::PemObject as _;
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
 
@@ -214,7 +215,59 @@ impl TestPki {
             LeafVariant::OtherName => vec![OTHER_NAME.to_string()],
             _ => sans.iter().map(|s| s.to_string()).collect(),
         };
-        let mut params = CertificateParams::new(sans.clone()).expect("leaf SANs");
+        let (not_before, not_after) = match variant {
+            LeafVariant::Expired => (now - Duration::days(90), now - Duration::days(2)),
+            LeafVariant::NotYetValid => (now + Duration::days(2), now + Duration::days(90)),
+            _ => (now - Duration::days(1), now + Duration::days(89)),
+        };
+        self.issue_leaf(&sans, key.generate(), key, variant, not_before, not_after)
+    }
+
+    /// Issue a leaf as `spec` says (its key fresh or taken from another leaf, its names and
+    /// dates chosen), signed by the intermediate and served with it.
+    pub fn issue(&self, spec: &LeafSpec<'_>) -> ServerCert {
+        let (key, key_kind) = match spec.key {
+            LeafKey::Fresh(kind) => (kind.generate(), kind),
+            LeafKey::SameAs(other) => {
+                let pem = fs::read_to_string(&other.key).expect("read the other leaf's key");
+                let key = KeyPair::from_pem(&pem).expect("load the other leaf's key");
+                ((key, pem), other.key_kind)
+            }
+        };
+        let now = OffsetDateTime::now_utc();
+        let variant = if spec.not_before > now {
+            LeafVariant::NotYetValid
+        } else if spec.not_after <= now {
+            LeafVariant::Expired
+        } else {
+            LeafVariant::Good
+        };
+        self.issue_leaf(
+            &spec.sans,
+            key,
+            key_kind,
+            variant,
+            spec.not_before,
+            spec.not_after,
+        )
+    }
+
+    /// A renewal of `cert` as the renewing machine would get it with key reuse: same key, same
+    /// names, valid from yesterday until `days_left` days from now.
+    pub fn renewal(&self, cert: &ServerCert, days_left: i64) -> ServerCert {
+        self.issue(&LeafSpec::same_key_as(cert, days_left))
+    }
+
+    fn issue_leaf(
+        &self,
+        sans: &[String],
+        (leaf_key, leaf_key_pem): (KeyPair, String),
+        key: KeyKind,
+        variant: LeafVariant,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> ServerCert {
+        let mut params = CertificateParams::new(sans.to_vec()).expect("leaf SANs");
         params.distinguished_name = dn(&sans[0]);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -224,13 +277,9 @@ impl TestPki {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.serial_number = Some(random_serial());
         params.use_authority_key_identifier_extension = variant != LeafVariant::SelfSigned;
-        (params.not_before, params.not_after) = match variant {
-            LeafVariant::Expired => (now - Duration::days(90), now - Duration::days(2)),
-            LeafVariant::NotYetValid => (now + Duration::days(2), now + Duration::days(90)),
-            _ => (now - Duration::days(1), now + Duration::days(89)),
-        };
+        params.not_before = not_before;
+        params.not_after = not_after;
 
-        let (leaf_key, leaf_key_pem) = key.generate();
         let leaf_cert = if variant == LeafVariant::SelfSigned {
             params.self_signed(&leaf_key).expect("self-sign leaf")
         } else {
@@ -250,14 +299,7 @@ impl TestPki {
             ),
         };
 
-        let sub = {
-            use std::sync::atomic::{AtomicU64, Ordering};
-            static LEAVES: AtomicU64 = AtomicU64::new(0);
-            let n = LEAVES.fetch_add(1, Ordering::Relaxed);
-            let sub = self.dir.path().join(format!("leaf-{n}"));
-            fs::create_dir(&sub).expect("create leaf dir");
-            sub
-        };
+        let sub = self.new_leaf_dir();
         let leaf_pem = leaf_cert.pem();
         let chain_pem: String = served_intermediates.concat();
         let fullchain_pem = format!("{leaf_pem}{chain_pem}");
@@ -270,6 +312,7 @@ impl TestPki {
             fullchain: sub.join("fullchain.pem"),
             ca: sub.join("ca.pem"),
             name: sans[0].clone(),
+            sans: sans.to_vec(),
             key_kind: key,
             variant,
             served: pem_to_ders(&fullchain_pem),
@@ -284,6 +327,129 @@ impl TestPki {
         fs::write(&files.fullchain, &files.fullchain_pem).expect("write fullchain.pem");
         fs::write(&files.ca, &self.root_pem).expect("write ca.pem");
         files
+    }
+
+    /// A fresh subdirectory of the PKI's directory for one leaf's files.
+    fn new_leaf_dir(&self) -> PathBuf {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static LEAVES: AtomicU64 = AtomicU64::new(0);
+        let n = LEAVES.fetch_add(1, Ordering::Relaxed);
+        let sub = self.dir.path().join(format!("leaf-{n}"));
+        fs::create_dir(&sub).expect("create leaf dir");
+        sub
+    }
+
+    /// `cert`, served with `extra_pem` (e.g. the root, or another intermediate) appended to its
+    /// chain: the same leaf with different intermediates.
+    pub fn with_extra_chain(&self, cert: &ServerCert, extra_pem: &str) -> ServerCert {
+        let sub = self.new_leaf_dir();
+        let chain_pem = format!(
+            "{}{extra_pem}",
+            fs::read_to_string(&cert.chain).expect("chain")
+        );
+        let leaf_pem = fs::read_to_string(&cert.cert).expect("cert");
+        let fullchain_pem = format!("{leaf_pem}{chain_pem}");
+        let mut spki_sha256 = cert.spki_sha256.clone();
+        for der in pem_to_ders(extra_pem) {
+            let parsed = x509_spki_sha256(&der);
+            spki_sha256.push(parsed);
+        }
+        let files = ServerCert {
+            dir: sub.clone(),
+            key: sub.join("key.pem"),
+            cert: sub.join("cert.pem"),
+            chain: sub.join("chain.pem"),
+            fullchain: sub.join("fullchain.pem"),
+            ca: sub.join("ca.pem"),
+            served: pem_to_ders(&fullchain_pem),
+            spki_sha256,
+            fullchain_pem,
+            ..cert.clone()
+        };
+        fs::copy(&cert.key, &files.key).expect("copy key.pem");
+        fs::write(&files.cert, &leaf_pem).expect("write cert.pem");
+        fs::write(&files.chain, &chain_pem).expect("write chain.pem");
+        fs::write(&files.fullchain, &files.fullchain_pem).expect("write fullchain.pem");
+        fs::write(&files.ca, &self.root_pem).expect("write ca.pem");
+        files
+    }
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo, by `openssl x509 -pubkey` (test-only).
+fn x509_spki_sha256(der: &[u8]) -> String {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = Command::new("openssl")
+        .args(["x509", "-inform", "DER", "-noout", "-pubkey"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run openssl x509");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(der)
+        .expect("write DER to openssl");
+    let out = child.wait_with_output().expect("openssl x509 output");
+    let pem = String::from_utf8(out.stdout).expect("PEM is ASCII");
+    let spki = rustls_pki_types::SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
+        .expect("public key PEM");
+    sha256_hex(spki.as_ref())
+}
+
+/// Where a leaf's key comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum LeafKey<'a> {
+    /// A new key of this kind.
+    Fresh(KeyKind),
+    /// The key of another leaf (a renewal with key reuse, certbot `--reuse-key`).
+    SameAs(&'a ServerCert),
+}
+
+/// What to issue: names, key and dates of a leaf.
+#[derive(Clone, Debug)]
+pub struct LeafSpec<'a> {
+    /// The SANs; the first is also the subject's common name.
+    pub sans: Vec<String>,
+    pub key: LeafKey<'a>,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+impl<'a> LeafSpec<'a> {
+    /// `cert`'s names and key, valid from yesterday until `days_left` days from now.
+    pub fn same_key_as(cert: &'a ServerCert, days_left: i64) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self {
+            sans: cert.sans(),
+            key: LeafKey::SameAs(cert),
+            not_before: now - Duration::days(1),
+            not_after: now + Duration::days(days_left),
+        }
+    }
+
+    /// A fresh key of `kind` for `sans`, valid from yesterday until `days_left` days from now.
+    pub fn fresh(sans: &[&str], kind: KeyKind, days_left: i64) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self {
+            sans: sans.iter().map(|s| s.to_string()).collect(),
+            key: LeafKey::Fresh(kind),
+            not_before: now - Duration::days(1),
+            not_after: now + Duration::days(days_left),
+        }
+    }
+
+    /// These names instead.
+    pub fn with_sans(mut self, sans: &[&str]) -> Self {
+        self.sans = sans.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Valid only from `days` days from now.
+    pub fn starting_in_days(mut self, days: i64) -> Self {
+        self.not_before = OffsetDateTime::now_utc() + Duration::days(days);
+        self
     }
 }
 
@@ -310,6 +476,8 @@ pub struct ServerCert {
     pub ca: PathBuf,
     /// The leaf's first SAN.
     pub name: String,
+    /// All the leaf's SANs, in order.
+    pub sans: Vec<String>,
     pub key_kind: KeyKind,
     pub variant: LeafVariant,
     /// The served chain, DER, leaf first.
@@ -334,4 +502,54 @@ impl ServerCert {
     pub fn leaf_der(&self) -> &[u8] {
         &self.served[0]
     }
+
+    /// The leaf's SANs.
+    pub fn sans(&self) -> Vec<String> {
+        self.sans.clone()
+    }
+
+    /// The leaf's private key converted to `form` by `openssl` (written beside `key.pem`).
+    pub fn key_in_form(&self, form: KeyForm) -> PathBuf {
+        let (file, args): (&str, &[&str]) = match form {
+            KeyForm::Pkcs8 => return self.key.clone(),
+            KeyForm::Sec1 => ("key.sec1.pem", &["ec"]),
+            KeyForm::Pkcs1 => ("key.pkcs1.pem", &["rsa", "-traditional"]),
+        };
+        let path = self.dir.join(file);
+        let out = Command::new("openssl")
+            .args(args)
+            .arg("-in")
+            .arg(&self.key)
+            .arg("-out")
+            .arg(&path)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
+    }
+
+    /// The leaf alone, PEM (as in `cert.pem`).
+    pub fn cert_pem(&self) -> String {
+        fs::read_to_string(&self.cert).expect("read cert.pem")
+    }
+
+    /// The served intermediates, PEM (as in `chain.pem`; may be empty).
+    pub fn chain_pem(&self) -> String {
+        fs::read_to_string(&self.chain).expect("read chain.pem")
+    }
+}
+
+/// The PEM form of a private key file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyForm {
+    /// `BEGIN PRIVATE KEY` (what the PKI writes).
+    Pkcs8,
+    /// `BEGIN EC PRIVATE KEY` (ECDSA keys only).
+    Sec1,
+    /// `BEGIN RSA PRIVATE KEY` (RSA keys only).
+    Pkcs1,
 }

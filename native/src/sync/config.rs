@@ -79,6 +79,18 @@ impl Locator<'_> {
         CliError::usage(format!("{place}: {message}"))
     }
 
+    /// The bare key whose value starts at `offset` (`from` in `from = "x"`), if the line says.
+    fn key_before(&self, offset: usize) -> Option<&str> {
+        let before = self.text.get(..offset)?;
+        let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+        let key = line.trim_end().strip_suffix('=')?.trim();
+        let bare = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        bare.then_some(key)
+    }
+
     fn timeout(&self, value: &Spanned<String>) -> Result<Duration> {
         parse_timeout(value.get_ref())
             .map_err(|why| self.error(Some(value.span()), format!("timeout: {why}")))
@@ -92,8 +104,13 @@ pub fn load(path: &Path, args: &SyncArgs) -> Result<Vec<Job>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::usage(format!("cannot read config {}: {e}", path.display())))?;
     let at = Locator { path, text: &text };
-    let file: ConfigFile =
-        toml::from_str(&text).map_err(|e| at.error(e.span(), e.message().trim()))?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+        let message = e.message().trim();
+        match e.span().and_then(|span| at.key_before(span.start)) {
+            Some(key) if !message.contains(key) => at.error(e.span(), format!("{key}: {message}")),
+            _ => at.error(e.span(), message),
+        }
+    })?;
     if file.certificates.is_empty() {
         return Err(at.error(None, "no [[certificate]] table"));
     }

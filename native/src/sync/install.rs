@@ -8,7 +8,7 @@ use super::hook;
 use super::job::Job;
 use super::report::JobOutcome;
 use crate::exit::{Class, CliError, Result};
-use crate::files::FileSet;
+use crate::files::{self, FileSet};
 use crate::layout::OnDisk;
 use crate::pull::Pulled;
 
@@ -33,6 +33,9 @@ pub fn install(
     reason: InstallReason,
     on_disk: &OnDisk,
 ) -> Result<JobOutcome> {
+    for path in job.outputs.paths() {
+        files::remove_stale_staging(path);
+    }
     let mut set = FileSet::new();
     if job.backup && reason != InstallReason::Repair {
         for (path, old) in on_disk.existing(&job.outputs) {

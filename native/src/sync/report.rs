@@ -326,9 +326,14 @@ pub fn print(reports: &[JobReport], verbose: bool, json: bool) -> Result<()> {
                 not_after,
                 ..
             } => println!(
-                "certpull: installed {} from {source} ({}, expires {not_after})",
+                "certpull: installed {} from {source} ({}, expires {not_after}{})",
                 report.name,
-                reason_text(*reason)
+                reason_text(*reason),
+                if report.key_file {
+                    ""
+                } else {
+                    "; no --key: checked against the installed leaf's key"
+                }
             ),
             JobOutcome::UpToDate { source } if verbose => {
                 eprintln!(

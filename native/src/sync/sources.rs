@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use certpull_core::Trust;
+use certpull_core::{PullError, Trust, ValidationFailure};
 
-use crate::exit::{CliError, Result};
+use crate::exit::{Class, CliError, Result};
 use crate::net::{Deadline, Endpoint};
 use crate::pull::{self, Pulled};
 
@@ -36,6 +36,19 @@ fn expand(sources: &[Endpoint], deadline: Deadline) -> Vec<(String, Result<Socke
     targets
 }
 
+/// A leaf that is not valid yet is a refusal for `sync` (the renewing peer is early, or its
+/// clock is): the policy's rule, though rustls' verifier is the one that notices it first.
+fn class_of(error: &PullError) -> Class {
+    match error {
+        PullError::Rejected(rejected)
+            if matches!(rejected.failure, ValidationFailure::NotYetValid { .. }) =>
+        {
+            Class::Refused
+        }
+        other => pull::class_of(other),
+    }
+}
+
 /// Pulls `name` from all `sources` concurrently; results come back in source order.
 pub fn pull_all(
     name: &str,
@@ -61,7 +74,7 @@ pub fn pull_all(
                             host: address.ip().to_string(),
                             port: address.port(),
                         };
-                        pull::pull(name, &endpoint, trust.clone(), deadline)
+                        pull::pull_classified(name, &endpoint, trust.clone(), deadline, class_of)
                     }
                     Err(error) => Err(CliError::new(error.class, error.message.clone())),
                 };
