@@ -129,7 +129,8 @@ impl ValidationFailure {
     }
 }
 
-fn server_name_text(name: &rustls_pki_types::ServerName<'_>) -> String {
+/// A server name as text (XMPP's stream header and error reports need it).
+pub(crate) fn server_name_text(name: &rustls_pki_types::ServerName<'_>) -> String {
     use rustls_pki_types::{IpAddr as PkiIp, ServerName};
     match name {
         ServerName::DnsName(dns) => String::from(dns.as_ref()),
@@ -213,6 +214,8 @@ pub enum PullError {
         /// Up to 48 of the first bytes received, for the report.
         preview: Vec<u8>,
     },
+    /// The STARTTLS preamble failed: which protocol, which step, what the server said.
+    Starttls(crate::starttls::StarttlsError),
     /// The server closed the connection before the handshake completed.
     PeerClosed {
         /// How many bytes it had sent.
@@ -235,6 +238,7 @@ impl PullError {
             Self::ChainTooLarge { .. } => "chain-too-large",
             Self::BufferLimit { .. } => "buffer-limit",
             Self::NotTls { .. } => "not-tls",
+            Self::Starttls(_) => "starttls",
             Self::PeerClosed { .. } => "closed",
             Self::Tls(_) => "tls",
             Self::Config(_) => "config",
@@ -267,6 +271,7 @@ impl fmt::Display for PullError {
                 }
                 f.write_str("\")")
             }
+            Self::Starttls(error) => write!(f, "protocol error: {error}"),
             Self::PeerClosed { bytes_received: 0 } => {
                 f.write_str("server closed the connection without answering")
             }

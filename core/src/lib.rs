@@ -10,6 +10,8 @@
 //! - [`verify`]: the capturing certificate verifier (records the chain as sent, then judges it).
 //! - [`driver`]: a blocking driver over `embedded_io::{Read, Write}`.
 //! - [`chain`]: the parsed summary of a certificate (subject, names, dates, fingerprints).
+//! - [`starttls`]: the plaintext preambles of SMTP, IMAP, POP3, FTP, XMPP, LDAP, PostgreSQL and
+//!   MySQL, run by the session before the handshake.
 //! - [`pem`]: PEM in and out.
 //! - [`keymatch`]: the public key of the local private key, compared with a leaf's.
 //! - [`policy`]: the install decision (validity, key match, no downgrade) and source selection.
@@ -37,6 +39,7 @@ pub mod limits;
 pub mod pem;
 pub mod policy;
 pub mod session;
+pub mod starttls;
 pub mod time;
 pub mod timefmt;
 pub mod verify;
@@ -47,6 +50,7 @@ pub use error::{PullError, RejectedChain, ValidationFailure};
 pub use keymatch::{KeyError, LocalKey};
 pub use limits::Limits;
 pub use session::{PullConfig, PullOutcome, PullSession, Status, Trust};
+pub use starttls::{Protocol, StarttlsError};
 pub use time::FixedTime;
 pub use verify::Verdict;
 

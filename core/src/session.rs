@@ -25,8 +25,9 @@ use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedS
 use rustls::{CipherSuite, ClientConfig, Error, ProtocolVersion, RootCertStore};
 use rustls_pki_types::{CertificateDer, ServerName};
 
-use crate::error::{PullError, RejectedChain, ValidationFailure};
+use crate::error::{server_name_text, PullError, RejectedChain, ValidationFailure};
 use crate::limits::Limits;
+use crate::starttls::{Preamble, Progress, Protocol};
 use crate::verify::{Capture, CapturingVerifier, Verdict};
 
 /// How much of the server's first bytes is kept to tell "not TLS" apart and to report it.
@@ -54,6 +55,8 @@ pub struct PullConfig {
     pub trust: Trust,
     /// Bounds on buffering and on the chain.
     pub limits: Limits,
+    /// A plaintext preamble to run before the handshake (`None`: TLS from the first byte).
+    pub starttls: Option<Protocol>,
 }
 
 impl PullConfig {
@@ -63,7 +66,14 @@ impl PullConfig {
             server_name,
             trust,
             limits: Limits::default(),
+            starttls: None,
         }
+    }
+
+    /// The same configuration, with a STARTTLS preamble.
+    pub fn with_starttls(mut self, protocol: Option<Protocol>) -> Self {
+        self.starttls = protocol;
+        self
     }
 }
 
@@ -123,6 +133,8 @@ enum Step {
 
 /// One pull: a client handshake with a server, ending with its judged chain.
 pub struct PullSession {
+    /// The STARTTLS dialogue while it runs; `None` once TLS has started.
+    preamble: Option<Preamble>,
     conn: UnbufferedClientConnection,
     incoming: Vec<u8>,
     outgoing: Vec<u8>,
@@ -184,7 +196,11 @@ impl PullSession {
         tls.resumption = Resumption::disabled();
         let conn = UnbufferedClientConnection::new(Arc::new(tls), config.server_name.clone())
             .map_err(PullError::Tls)?;
+        let domain = server_name_text(&config.server_name);
         Ok(Self {
+            preamble: config
+                .starttls
+                .map(|protocol| Preamble::new(protocol, &domain)),
             conn,
             incoming: Vec::new(),
             outgoing: Vec::new(),
@@ -249,6 +265,21 @@ impl PullSession {
     /// anything else, whatever the result.
     pub fn advance(&mut self) -> Result<Status, PullError> {
         self.check_open()?;
+        if let Some(preamble) = &mut self.preamble {
+            match preamble.step(&mut self.incoming, &mut self.outgoing) {
+                Ok(Progress::NeedsInput) if self.eof => {
+                    let error = PullError::Starttls(preamble.closed());
+                    return Err(self.fail(error));
+                }
+                Ok(Progress::NeedsInput) => return Ok(Status::NeedsInput),
+                Ok(Progress::Proceed) => {
+                    self.preamble = None;
+                    // What follows the go-ahead is the server's first TLS bytes.
+                    self.preview = self.incoming.iter().take(PREVIEW_LEN).copied().collect();
+                }
+                Err(error) => return Err(self.fail(PullError::Starttls(error))),
+            }
+        }
         loop {
             match self.step() {
                 Ok(Step::Continue) => {}

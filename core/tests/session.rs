@@ -282,3 +282,88 @@ fn a_failed_session_keeps_its_error_and_queues_one_alert() {
     assert!(session.take_output().is_empty());
     assert_eq!(session.feed(b"more").unwrap_err(), first);
 }
+
+#[test]
+fn smtp_preamble_runs_before_the_handshake_in_the_same_session() {
+    use certpull_core::{Protocol, Status};
+    let pki = TestPki::new(KeyKind::EcdsaP256, &["mail.example.com"], CURRENT);
+    let config = verify(&pki, "mail.example.com").with_starttls(Some(Protocol::Smtp));
+    let mut session = new_session(&config).unwrap();
+    let mut exchange = |reply: &[u8]| {
+        session.feed(reply).unwrap();
+        assert!(matches!(session.advance().unwrap(), Status::NeedsInput));
+        session.take_output()
+    };
+    assert_eq!(
+        exchange(b"220 mail.example.com ESMTP\r\n"),
+        b"EHLO certpull.invalid\r\n"
+    );
+    assert_eq!(
+        exchange(b"250-mail.example.com\r\n250 STARTTLS\r\n"),
+        b"STARTTLS\r\n"
+    );
+    let hello = exchange(b"220 2.0.0 Ready to start TLS\r\n");
+    assert_eq!(
+        hello.first(),
+        Some(&0x16),
+        "the ClientHello follows the go-ahead"
+    );
+
+    // Hand the ClientHello to the server and finish the handshake.
+    let server_config = pki.server(&TLS13, pki.served_chain());
+    let mut server = certpull_core::rustls::ServerConnection::new(server_config).unwrap();
+    server.read_tls(&mut hello.as_slice()).unwrap();
+    server.process_new_packets().unwrap();
+    let mut flight = Vec::new();
+    while server.wants_write() {
+        server.write_tls(&mut flight).unwrap();
+    }
+    session.feed(&flight).unwrap();
+    let outcome = loop {
+        match session.advance().unwrap() {
+            Status::Complete(outcome) => break outcome,
+            Status::NeedsInput => {
+                let output = session.take_output();
+                server.read_tls(&mut output.as_slice()).unwrap();
+                server.process_new_packets().unwrap();
+                let mut more = Vec::new();
+                while server.wants_write() {
+                    server.write_tls(&mut more).unwrap();
+                }
+                assert!(!more.is_empty(), "server has nothing more to say");
+                session.feed(&more).unwrap();
+            }
+        }
+    };
+    assert_eq!(outcome.chain, pki.served_chain());
+}
+
+#[test]
+fn a_refused_preamble_names_protocol_step_and_reply() {
+    use certpull_core::Protocol;
+    let pki = TestPki::new(KeyKind::EcdsaP256, &["mail.example.com"], CURRENT);
+    let config = verify(&pki, "mail.example.com").with_starttls(Some(Protocol::Smtp));
+    let mut session = new_session(&config).unwrap();
+    let _ = session.advance().unwrap();
+    session.feed(b"220 hi\r\n250 PIPELINING\r\n").unwrap();
+    let error = session.advance().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "protocol error: smtp: server did not offer STARTTLS in its EHLO reply (250 PIPELINING)"
+    );
+}
+
+#[test]
+fn a_server_closing_during_the_preamble_is_reported_at_its_step() {
+    use certpull_core::Protocol;
+    let pki = TestPki::new(KeyKind::EcdsaP256, &["db.example.com"], CURRENT);
+    let config = verify(&pki, "db.example.com").with_starttls(Some(Protocol::Postgres));
+    let mut session = new_session(&config).unwrap();
+    let _ = session.advance().unwrap();
+    assert_eq!(session.take_output(), [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+    session.feed_eof();
+    assert_eq!(
+        session.advance().unwrap_err().to_string(),
+        "protocol error: postgres: server closed the connection at SSLRequest"
+    );
+}

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use certpull_core::Protocol;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -88,6 +89,11 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
 
+    /// Run this protocol's plaintext preamble before TLS (smtp, lmtp, imap, pop3, ftp, xmpp,
+    /// ldap, postgres, mysql); sources without a port get the protocol's default port
+    #[arg(long, value_name = "PROTO", value_parser = parse_protocol)]
+    pub starttls: Option<Protocol>,
+
     #[command(flatten)]
     pub trust: TrustArgs,
 
@@ -114,6 +120,12 @@ pub struct EndpointArgs {
     /// Deadline for resolving, connecting and the whole handshake together (e.g. 10s, 500ms)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
+
+    /// Run this protocol's plaintext preamble before TLS; the default port becomes the
+    /// protocol's: smtp (25), lmtp (24), imap (143), pop3 (110), ftp (21), xmpp (5222),
+    /// ldap (389), postgres (5432), mysql (3306)
+    #[arg(long, value_name = "PROTO", value_parser = parse_protocol)]
+    pub starttls: Option<Protocol>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -192,6 +204,19 @@ pub fn usage_error(error: clap::Error) -> std::process::ExitCode {
     };
     eprintln!("certpull: {message} (see certpull --help)");
     std::process::ExitCode::from(crate::exit::Class::Usage.code())
+}
+
+/// A STARTTLS protocol by name.
+pub fn parse_protocol(text: &str) -> Result<Protocol, String> {
+    Protocol::from_name(text).ok_or_else(|| {
+        let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown protocol (expected one of {})", names.join(", "))
+    })
+}
+
+/// The port to use when an address gives none.
+pub fn default_port(starttls: Option<Protocol>) -> u16 {
+    starttls.map_or(443, Protocol::default_port)
 }
 
 /// `10s`, `500ms`, `1m`, or a bare number of seconds.

@@ -76,6 +76,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             ca_files: vec![ca_file.clone()],
             ..TrustArgs::default()
         },
+        starttls: None,
     };
 
     step(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use certpull_core::{pem, Trust};
 
-use crate::cli::{FetchArgs, TrustArgs};
+use crate::cli::{default_port, FetchArgs, TrustArgs};
 use crate::exit::{Class, CliError, Result};
 use crate::files::FileSet;
 use crate::layout::Outputs;
@@ -14,21 +14,18 @@ use crate::output::{self, FetchReport};
 use crate::pull::{self, Pulled};
 use crate::roots;
 
-pub const HTTPS_PORT: u16 = 443;
-
 pub fn run(args: &FetchArgs) -> Result<()> {
     let endpoint = Endpoint::parse(
         args.endpoint.connect.as_deref().unwrap_or(&args.name),
-        HTTPS_PORT,
+        default_port(args.endpoint.starttls),
     )?;
     pull::server_name(&args.name)?;
-    let trust = trust(&args.trust)?;
-    let pulled = pull::pull(
-        &args.name,
-        &endpoint,
-        trust,
-        Deadline::after(args.endpoint.timeout),
-    )?;
+    let request = pull::Request {
+        name: args.name.clone(),
+        trust: trust(&args.trust)?,
+        starttls: args.endpoint.starttls,
+    };
+    let pulled = pull::pull(&request, &endpoint, Deadline::after(args.endpoint.timeout))?;
     let files = Outputs::from_args(&args.files).contents(&pulled.outcome.chain);
     if !files.is_empty() {
         write_files(&files)?;

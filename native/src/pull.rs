@@ -9,7 +9,8 @@ use certpull_core::pki_types::ServerName;
 use certpull_core::rustls::crypto::CryptoProvider;
 use certpull_core::rustls::time_provider::DefaultTimeProvider;
 use certpull_core::{
-    pull_blocking, CertSummary, DriveError, PullConfig, PullError, PullOutcome, PullSession, Trust,
+    pull_blocking, CertSummary, DriveError, Protocol, PullConfig, PullError, PullOutcome,
+    PullSession, Trust,
 };
 
 use crate::exit::{Class, CliError, Result};
@@ -47,20 +48,29 @@ pub fn server_name(name: &str) -> Result<ServerName<'static>> {
         .map_err(|_| CliError::usage(format!("{name:?} is not a valid DNS name or IP address")))
 }
 
-/// Pulls `name`'s chain from `endpoint`: connect and handshake bounded by `deadline`.
-pub fn pull(name: &str, endpoint: &Endpoint, trust: Trust, deadline: Deadline) -> Result<Pulled> {
-    pull_classified(name, endpoint, trust, deadline, class_of)
+/// What to pull: the certificate's name, the trust to judge it with, the preamble to run first.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub name: String,
+    pub trust: Trust,
+    pub starttls: Option<Protocol>,
+}
+
+/// Pulls the chain from `endpoint`: resolve, connect and handshake bounded by `deadline`.
+pub fn pull(request: &Request, endpoint: &Endpoint, deadline: Deadline) -> Result<Pulled> {
+    pull_classified(request, endpoint, deadline, class_of)
 }
 
 /// [`pull`], with the caller's classes for the session's errors.
 pub fn pull_classified(
-    name: &str,
+    request: &Request,
     endpoint: &Endpoint,
-    trust: Trust,
     deadline: Deadline,
     classify: fn(&PullError) -> Class,
 ) -> Result<Pulled> {
-    let config = PullConfig::new(server_name(name)?, trust);
+    let name = request.name.as_str();
+    let config =
+        PullConfig::new(server_name(name)?, request.trust.clone()).with_starttls(request.starttls);
     let at = |address: &dyn std::fmt::Display, message: String| {
         format!("{name} at {address}: {message}")
     };

@@ -142,12 +142,25 @@ pub fn pull_in_process(
     config: &PullConfig,
     chunk: usize,
 ) -> Result<PullOutcome, PullError> {
-    let mut server = ServerConnection::new(server).unwrap();
-    let mut session = PullSession::new(
+    let mut session = new_session(config)?;
+    finish_in_process(&mut session, server, chunk)
+}
+
+pub fn new_session(config: &PullConfig) -> Result<PullSession, PullError> {
+    PullSession::new(
         config,
         provider(),
         Arc::new(FixedTime::from_unix_seconds(now())),
-    )?;
+    )
+}
+
+/// Runs `session` (past any preamble) to the end against an in-process server.
+pub fn finish_in_process(
+    session: &mut PullSession,
+    server: Arc<ServerConfig>,
+    chunk: usize,
+) -> Result<PullOutcome, PullError> {
+    let mut server = ServerConnection::new(server).unwrap();
     let mut to_client = Vec::new();
     let mut rounds = 0;
     loop {

@@ -20,8 +20,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::job::{Job, DEFAULT_PORT};
-use crate::cli::{parse_timeout, SyncArgs, TrustArgs};
+use certpull_core::Protocol;
+
+use super::job::Job;
+use crate::cli::{default_port, parse_protocol, parse_timeout, SyncArgs, TrustArgs};
 use crate::exit::{CliError, Result};
 use crate::layout::Outputs;
 use crate::net::Endpoint;
@@ -36,6 +38,7 @@ struct ConfigFile {
     backup: Option<bool>,
     allow_downgrade: Option<bool>,
     deploy_hook: Option<String>,
+    starttls: Option<Spanned<String>>,
     #[serde(default, rename = "certificate")]
     certificates: Vec<Spanned<CertificateEntry>>,
 }
@@ -57,6 +60,7 @@ struct CertificateEntry {
     ca_file: Option<Vec<PathBuf>>,
     system_roots: Option<bool>,
     insecure: Option<bool>,
+    starttls: Option<Spanned<String>>,
 }
 
 /// Names a place in the file: `FILE:LINE:COLUMN: message`.
@@ -91,6 +95,11 @@ impl Locator<'_> {
         bare.then_some(key)
     }
 
+    fn protocol(&self, value: &Spanned<String>) -> Result<Protocol> {
+        parse_protocol(value.get_ref())
+            .map_err(|why| self.error(Some(value.span()), format!("starttls: {why}")))
+    }
+
     fn timeout(&self, value: &Spanned<String>) -> Result<Duration> {
         parse_timeout(value.get_ref())
             .map_err(|why| self.error(Some(value.span()), format!("timeout: {why}")))
@@ -98,7 +107,7 @@ impl Locator<'_> {
 }
 
 /// Reads the file into one job per certificate. The command line's `--timeout`, `--ca-file`,
-/// `--system-roots`, `--insecure`, `--allow-downgrade` and `--backup` are defaults for what the
+/// `--system-roots`, `--insecure`, `--starttls`, `--allow-downgrade` and `--backup` are defaults for what the
 /// file leaves unset.
 pub fn load(path: &Path, args: &SyncArgs) -> Result<Vec<Job>> {
     let text = std::fs::read_to_string(path)
@@ -147,6 +156,10 @@ pub fn load(path: &Path, args: &SyncArgs) -> Result<Vec<Job>> {
             ));
         }
         names.push(name);
+        let starttls = match cert.starttls.as_ref().or(file.starttls.as_ref()) {
+            Some(value) => Some(at.protocol(value)?),
+            None => args.starttls,
+        };
         if cert.from.get_ref().is_empty() {
             return Err(at.error(Some(cert.from.span()), "from: no source to pull from"));
         }
@@ -155,7 +168,7 @@ pub fn load(path: &Path, args: &SyncArgs) -> Result<Vec<Job>> {
             .get_ref()
             .iter()
             .map(|source| {
-                Endpoint::parse(source.get_ref(), DEFAULT_PORT)
+                Endpoint::parse(source.get_ref(), default_port(starttls))
                     .map_err(|e| at.error(Some(source.span()), format!("from: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -199,6 +212,7 @@ pub fn load(path: &Path, args: &SyncArgs) -> Result<Vec<Job>> {
                     .or(file.insecure)
                     .unwrap_or(args.trust.insecure),
             },
+            starttls,
         };
         job.check()
             .map_err(|e| at.error(Some(span.clone()), e.message))?;

@@ -4,21 +4,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use certpull_core::policy::{self, Decision, Installed, KeyReference, PolicyOptions, Selection};
-use certpull_core::{LocalKey, Trust};
+use certpull_core::{LocalKey, Protocol};
 
 use super::install;
 use super::lock;
 use super::report::{JobOutcome, JobReport, SourceReport};
 use super::sources;
-use crate::cli::{SyncArgs, TrustArgs};
+use crate::cli::{default_port, SyncArgs, TrustArgs};
 use crate::exit::{Class, CliError, Result};
 use crate::layout::Outputs;
 use crate::net::{Deadline, Endpoint};
 use crate::output::unix_now;
 use crate::pull;
-
-/// The port of a source given without one.
-pub const DEFAULT_PORT: u16 = 443;
 
 /// Everything `sync` needs to know about one certificate.
 #[derive(Debug, Clone)]
@@ -32,6 +29,7 @@ pub struct Job {
     pub backup: bool,
     pub timeout: Duration,
     pub trust: TrustArgs,
+    pub starttls: Option<Protocol>,
 }
 
 impl Job {
@@ -44,7 +42,7 @@ impl Job {
             sources: args
                 .from
                 .iter()
-                .map(|text| Endpoint::parse(text, DEFAULT_PORT))
+                .map(|text| Endpoint::parse(text, default_port(args.starttls)))
                 .collect::<Result<_>>()?,
             key: args.key.clone(),
             outputs: Outputs::from_args(&args.files),
@@ -53,6 +51,7 @@ impl Job {
             backup: args.backup,
             timeout: args.timeout,
             trust: args.trust.clone(),
+            starttls: args.starttls,
             name,
         };
         job.check()?;
@@ -104,7 +103,11 @@ fn load_key(path: &PathBuf) -> Result<LocalKey> {
 fn sync(job: &Job, source_reports: &mut Vec<SourceReport>) -> Result<JobOutcome> {
     let deadline = Deadline::after(job.timeout);
     let key = job.key.as_ref().map(load_key).transpose()?;
-    let trust: Trust = crate::fetch::trust(&job.trust)?;
+    let request = pull::Request {
+        name: job.name.clone(),
+        trust: crate::fetch::trust(&job.trust)?,
+        starttls: job.starttls,
+    };
     let options = PolicyOptions {
         allow_downgrade: job.allow_downgrade,
         allow_unvalidated: job.trust.insecure,
@@ -118,7 +121,7 @@ fn sync(job: &Job, source_reports: &mut Vec<SourceReport>) -> Result<JobOutcome>
         None => KeyReference::InstalledLeaf,
     };
 
-    let pulls = sources::pull_all(&job.name, &job.sources, &trust, deadline);
+    let pulls = sources::pull_all(&request, &job.sources, deadline);
     let now = unix_now();
     let mut decisions = Vec::new();
     let mut pulled = Vec::new();

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use certpull_core::{PullError, Trust, ValidationFailure};
+use certpull_core::{PullError, ValidationFailure};
 
 use crate::exit::{Class, CliError, Result};
 use crate::net::{Deadline, Endpoint};
@@ -51,9 +51,8 @@ fn class_of(error: &PullError) -> Class {
 
 /// Pulls `name` from all `sources` concurrently; results come back in source order.
 pub fn pull_all(
-    name: &str,
+    request: &pull::Request,
     sources: &[Endpoint],
-    trust: &Trust,
     deadline: Deadline,
 ) -> Vec<(String, Result<Pulled, CliError>)> {
     let targets = expand(sources, deadline);
@@ -74,7 +73,7 @@ pub fn pull_all(
                             host: address.ip().to_string(),
                             port: address.port(),
                         };
-                        pull::pull_classified(name, &endpoint, trust.clone(), deadline, class_of)
+                        pull::pull_classified(request, &endpoint, deadline, class_of)
                     }
                     Err(error) => Err(CliError::new(error.class, error.message.clone())),
                 };
