@@ -56,7 +56,7 @@ impl fmt::Display for ChainError {
         write!(
             f,
             "certificate {} of the chain cannot be parsed: {}",
-            self.index + 1,
+            self.index.saturating_add(1),
             self.reason
         )
     }
@@ -126,7 +126,11 @@ impl CertSummary {
     pub fn seconds_left(&self, now: u64) -> i64 {
         let after = i128::from(self.not_after);
         let now = i128::from(now);
-        i64::try_from(after - now).unwrap_or(if after > now { i64::MAX } else { i64::MIN })
+        i64::try_from(after.saturating_sub(now)).unwrap_or(if after > now {
+            i64::MAX
+        } else {
+            i64::MIN
+        })
     }
 
     /// Whole days until notAfter from `now`, rounded down (negative once expired).

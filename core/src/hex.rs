@@ -5,7 +5,7 @@ use core::fmt::Write;
 
 /// Encodes `bytes` as lowercase hexadecimal without separators.
 pub fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
+    let mut out = String::with_capacity(bytes.len().saturating_mul(2));
     for byte in bytes {
         // Writing to a String cannot fail.
         let _ = write!(out, "{byte:02x}");

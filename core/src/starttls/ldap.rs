@@ -47,13 +47,13 @@ fn read_tlv(bytes: &[u8]) -> Result<Option<(Tlv<'_>, &[u8])>, StarttlsFailure> {
         0..=0x7f => (usize::from(first), 2usize),
         0x81..=0x84 => {
             let count = usize::from(first & 0x7f);
-            let Some(digits) = bytes.get(2..2 + count) else {
+            let Some(digits) = bytes.get(2..count.saturating_add(2)) else {
                 return Ok(None);
             };
             let length = digits
                 .iter()
                 .fold(0usize, |n, d| (n << 8) | usize::from(*d));
-            (length, 2 + count)
+            (length, count.saturating_add(2))
         }
         // Indefinite or absurd lengths are not LDAP.
         _ => return Err(unexpected()),

@@ -63,7 +63,8 @@ impl Dialogue for Mysql {
         if length > MAX_PACKET {
             return Err(StarttlsFailure::TooLong { limit: MAX_PACKET });
         }
-        let Some(payload) = input.get(4..4 + length) else {
+        let end = length.saturating_add(4);
+        let Some(payload) = input.get(4..end) else {
             return Ok(Progress::NeedsInput);
         };
         match payload.first() {
@@ -95,7 +96,7 @@ impl Dialogue for Mysql {
                         ),
                     });
                 }
-                input.drain(..4 + length);
+                input.drain(..end);
                 output.extend_from_slice(&ssl_request(sequence));
                 Ok(Progress::Proceed)
             }

@@ -45,7 +45,8 @@ fn code_of(line: &[u8]) -> Option<u16> {
         return None;
     }
     digits.iter().try_fold(0u16, |n, d| {
-        n.checked_mul(10)?.checked_add(u16::from(d - b'0'))
+        n.checked_mul(10)?
+            .checked_add(u16::from(d.saturating_sub(b'0')))
     })
 }
 
