@@ -14,6 +14,7 @@
 //!   MySQL, run by the session before the handshake.
 //! - [`pem`]: PEM in and out.
 //! - [`keymatch`]: the public key of the local private key, compared with a leaf's.
+//! - [`fleet`]: expiry health and drift for fleet audits.
 //! - [`policy`]: the install decision (validity, key match, no downgrade) and source selection.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ extern crate alloc;
 pub mod chain;
 pub mod driver;
 pub mod error;
+pub mod fleet;
 pub mod hex;
 pub mod keymatch;
 pub mod limits;

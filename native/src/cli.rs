@@ -27,8 +27,87 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Pull from peers and install the chain when it is safe; run the deploy hook on change
     Sync(SyncArgs),
+    /// Audit a fleet: which endpoint serves which leaf, drift, days left (Nagios exit codes)
+    Check(CheckArgs),
+    /// Summarise local PEM files, with expiry thresholds and key match (Nagios exit codes)
+    Inspect(InspectArgs),
     /// Run a self-contained demonstration on 127.0.0.1 (no internet needed)
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ThresholdArgs {
+    /// WARNING when a leaf has fewer days left than this
+    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    pub warn_days: i64,
+
+    /// CRITICAL when a leaf has fewer days left than this
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub crit_days: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The certificate's name (SNI, and the name the leaf must be valid for)
+    #[arg(required_unless_present = "config", conflicts_with = "config")]
+    pub name: Option<String>,
+
+    /// An endpoint: ADDR[:PORT], or a host name standing for all its addresses; may be repeated
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub connect: Vec<String>,
+
+    /// A file of endpoints, one per line (blank lines and # comments ignored)
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+
+    /// Check every certificate of a sync configuration: its sources and its installed files
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["connect", "targets"])]
+    pub config: Option<PathBuf>,
+
+    /// Endpoints checked at once
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub concurrency: u16,
+
+    /// Deadline of each endpoint (connect and handshake)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    /// Run this protocol's plaintext preamble before TLS (see fetch --starttls)
+    #[arg(long, value_name = "PROTO", value_parser = parse_protocol)]
+    pub starttls: Option<Protocol>,
+
+    #[command(flatten)]
+    pub trust: TrustArgs,
+
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+
+    /// Print a JSON report instead of the table
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the results in Prometheus text format to FILE (node_exporter's textfile
+    /// collector), atomically
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// PEM files to summarise (`-` for standard input)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Check that each file's leaf carries this private key's public key
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+
+    /// Print a JSON report instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -203,7 +282,15 @@ pub fn usage_error(error: clap::Error) -> std::process::ExitCode {
         format!("{first} {}", detail.join(", "))
     };
     eprintln!("certpull: {message} (see certpull --help)");
-    std::process::ExitCode::from(crate::exit::Class::Usage.code())
+    // Monitoring commands answer in Nagios terms: a check that cannot run is UNKNOWN.
+    let monitoring = std::env::args()
+        .nth(1)
+        .is_some_and(|command| command == "check" || command == "inspect");
+    std::process::ExitCode::from(if monitoring {
+        certpull_core::fleet::Health::Unknown.exit_code()
+    } else {
+        crate::exit::Class::Usage.code()
+    })
 }
 
 /// A STARTTLS protocol by name.

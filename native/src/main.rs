@@ -1,11 +1,14 @@
 //! certpull: pull a renewed TLS certificate chain from a peer by handshake, validate it, and
 //! install it. The decisions live in `certpull-core`; this binary does the I/O around them.
 
+mod check;
 mod cli;
+mod concurrent;
 mod demo;
 mod exit;
 mod fetch;
 mod files;
+mod inspect;
 mod layout;
 mod net;
 mod output;
@@ -26,6 +29,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Fetch(args) => fetch::run(&args),
         cli::Command::Sync(args) => sync::run(&args),
+        cli::Command::Check(args) => return check::run(&args),
+        cli::Command::Inspect(args) => return inspect::run(&args),
         cli::Command::Demo(args) => demo::run(&args),
     };
     match result {

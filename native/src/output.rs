@@ -120,7 +120,14 @@ pub fn summary(name: &str, pulled: &Pulled, now: u64) -> String {
         outcome.cipher_suite_name(),
         verdict_text(&outcome.verdict)
     );
-    for (index, cert) in pulled.summaries.iter().enumerate() {
+    out.push_str(&chain_blocks(&pulled.summaries, now));
+    out
+}
+
+/// A readable block per certificate, leaf first, each line indented by two spaces.
+pub fn chain_blocks(summaries: &[certpull_core::CertSummary], now: u64) -> String {
+    let mut out = String::new();
+    for (index, cert) in summaries.iter().enumerate() {
         let role = match (index, cert.is_ca) {
             (0, _) => "leaf",
             (_, true) => "CA",

@@ -109,7 +109,29 @@ impl Locator<'_> {
 /// Reads the file into one job per certificate. The command line's `--timeout`, `--ca-file`,
 /// `--system-roots`, `--insecure`, `--starttls`, `--allow-downgrade` and `--backup` are defaults for what the
 /// file leaves unset.
-pub fn load(path: &Path, args: &SyncArgs) -> Result<Vec<Job>> {
+/// What the command line says for keys the file leaves unset.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub timeout: Duration,
+    pub trust: TrustArgs,
+    pub allow_downgrade: bool,
+    pub backup: bool,
+    pub starttls: Option<Protocol>,
+}
+
+impl From<&SyncArgs> for Defaults {
+    fn from(args: &SyncArgs) -> Self {
+        Self {
+            timeout: args.timeout,
+            trust: args.trust.clone(),
+            allow_downgrade: args.allow_downgrade,
+            backup: args.backup,
+            starttls: args.starttls,
+        }
+    }
+}
+
+pub fn load(path: &Path, args: &Defaults) -> Result<Vec<Job>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::usage(format!("cannot read config {}: {e}", path.display())))?;
     let at = Locator { path, text: &text };
@@ -244,13 +266,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("certpull.toml");
         std::fs::write(&path, text).unwrap();
-        load(&path, &args(&path))
+        load(&path, &Defaults::from(&args(&path)))
     }
 
     #[test]
     fn the_shipped_example_config_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/certpull.toml");
-        let jobs = load(&path, &args(&path)).unwrap();
+        let jobs = load(&path, &Defaults::from(&args(&path))).unwrap();
         assert_eq!(jobs.len(), 2);
         assert_eq!(jobs[0].sources.len(), 3);
         assert_eq!(jobs[1].outputs.chain, None);

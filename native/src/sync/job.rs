@@ -4,18 +4,34 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use certpull_core::policy::{self, Decision, Installed, KeyReference, PolicyOptions, Selection};
-use certpull_core::{LocalKey, Protocol};
+use certpull_core::{LocalKey, Protocol, PullError, ValidationFailure};
 
 use super::install;
 use super::lock;
 use super::report::{JobOutcome, JobReport, SourceReport};
-use super::sources;
 use crate::cli::{default_port, SyncArgs, TrustArgs};
+use crate::concurrent::{self, Deadlines};
 use crate::exit::{Class, CliError, Result};
 use crate::layout::Outputs;
 use crate::net::{Deadline, Endpoint};
 use crate::output::unix_now;
 use crate::pull;
+
+/// Sources pulled at once, at most.
+const SOURCES_AT_ONCE: usize = 16;
+
+/// A leaf that is not valid yet is a refusal for `sync` (the renewing peer is early, or its
+/// clock is): the policy's rule, though rustls' verifier is the one that notices it first.
+fn class_of(error: &PullError) -> Class {
+    match error {
+        PullError::Rejected(rejected)
+            if matches!(rejected.failure, ValidationFailure::NotYetValid { .. }) =>
+        {
+            Class::Refused
+        }
+        other => pull::class_of(other),
+    }
+}
 
 /// Everything `sync` needs to know about one certificate.
 #[derive(Debug, Clone)]
@@ -121,7 +137,13 @@ fn sync(job: &Job, source_reports: &mut Vec<SourceReport>) -> Result<JobOutcome>
         None => KeyReference::InstalledLeaf,
     };
 
-    let pulls = sources::pull_all(&request, &job.sources, deadline);
+    let pulls = concurrent::pull_all(
+        &request,
+        &job.sources,
+        Deadlines::Shared(deadline),
+        SOURCES_AT_ONCE,
+        class_of,
+    );
     let now = unix_now();
     let mut decisions = Vec::new();
     let mut pulled = Vec::new();

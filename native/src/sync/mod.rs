@@ -1,13 +1,12 @@
 //! `certpull sync`: pull from every source, let the core's policy decide, install atomically,
 //! run the deploy hook on change only. Quiet when nothing changed.
 
-mod config;
+pub mod config;
 mod hook;
 mod install;
 mod job;
 mod lock;
 pub mod report;
-mod sources;
 
 use crate::cli::SyncArgs;
 use crate::exit::{CliError, Result};
@@ -17,7 +16,7 @@ pub use report::print as print_reports;
 
 pub fn run(args: &SyncArgs) -> Result<()> {
     let jobs = match &args.config {
-        Some(path) => config::load(path, args)?,
+        Some(path) => config::load(path, &config::Defaults::from(args))?,
         None => vec![Job::from_args(args)?],
     };
     let reports: Vec<report::JobReport> = jobs.iter().map(job::run).collect();

@@ -1,18 +1,38 @@
-//! Pull from every source at once, within one deadline. A host name stands for every address
-//! it resolves to, so `--from www.example.com` pulls from the whole fleet behind the name.
+//! Pull from many endpoints at once, with bounded concurrency. A host name stands for every
+//! address it resolves to, so `--from www.example.com` pulls from the whole fleet behind it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use certpull_core::{PullError, ValidationFailure};
+use std::time::Duration;
+
+use certpull_core::PullError;
 
 use crate::exit::{Class, CliError, Result};
 use crate::net::{Deadline, Endpoint};
 use crate::pull::{self, Pulled};
 
-/// Pulls running at once, at most.
-const MAX_PARALLEL: usize = 16;
+/// The deadline of each pull.
+#[derive(Debug, Clone, Copy)]
+pub enum Deadlines {
+    /// One deadline for all (`sync`: one certificate, one `--timeout`).
+    Shared(Deadline),
+    /// Each endpoint gets this long from when its own pull starts (`check`).
+    PerEndpoint(Duration),
+}
+
+impl Deadlines {
+    fn start(self) -> Deadline {
+        match self {
+            Self::Shared(deadline) => deadline,
+            Self::PerEndpoint(budget) => Deadline::after(budget),
+        }
+    }
+}
+
+/// Stack of a pull thread: a handshake needs little, and thousands of threads may run.
+const THREAD_STACK: usize = 256 * 1024;
 
 /// The addresses to pull from: every address of every source, each once. A source that cannot
 /// be resolved is reported under its own name.
@@ -36,33 +56,23 @@ fn expand(sources: &[Endpoint], deadline: Deadline) -> Vec<(String, Result<Socke
     targets
 }
 
-/// A leaf that is not valid yet is a refusal for `sync` (the renewing peer is early, or its
-/// clock is): the policy's rule, though rustls' verifier is the one that notices it first.
-fn class_of(error: &PullError) -> Class {
-    match error {
-        PullError::Rejected(rejected)
-            if matches!(rejected.failure, ValidationFailure::NotYetValid { .. }) =>
-        {
-            Class::Refused
-        }
-        other => pull::class_of(other),
-    }
-}
-
-/// Pulls `name` from all `sources` concurrently; results come back in source order.
+/// Pulls `request` from all `sources`, `parallel` at a time; results come back in source order,
+/// each labelled with its address (or the source's name when it could not be resolved).
 pub fn pull_all(
     request: &pull::Request,
     sources: &[Endpoint],
-    deadline: Deadline,
+    deadlines: Deadlines,
+    parallel: usize,
+    classify: fn(&PullError) -> Class,
 ) -> Vec<(String, Result<Pulled, CliError>)> {
-    let targets = expand(sources, deadline);
+    let targets = expand(sources, deadlines.start());
     let results: Vec<Mutex<Option<Result<Pulled>>>> =
         targets.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
-    let workers = targets.len().clamp(1, MAX_PARALLEL);
+    let workers = targets.len().clamp(1, parallel.max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
+            let worker = || loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some((_, target)) = targets.get(index) else {
                     break;
@@ -73,14 +83,21 @@ pub fn pull_all(
                             host: address.ip().to_string(),
                             port: address.port(),
                         };
-                        pull::pull_classified(request, &endpoint, deadline, class_of)
+                        pull::pull_classified(request, &endpoint, deadlines.start(), classify)
                     }
                     Err(error) => Err(CliError::new(error.class, error.message.clone())),
                 };
                 if let Ok(mut slot) = results[index].lock() {
                     *slot = Some(result);
                 }
-            });
+            };
+            let spawned = std::thread::Builder::new()
+                .stack_size(THREAD_STACK)
+                .spawn_scoped(scope, worker);
+            if spawned.is_err() {
+                // Out of threads: the ones already running share the work.
+                break;
+            }
         }
     });
     targets
