@@ -39,6 +39,7 @@ pub mod fleet;
 pub mod hex;
 pub mod keymatch;
 pub mod limits;
+pub mod observe;
 pub mod pem;
 pub mod policy;
 pub mod session;
