@@ -28,7 +28,12 @@ pub fn configured_chain(daemon: &Daemon) -> Vec<Vec<u8>> {
 /// quietly and writes `fullchain.pem` equal (as a DER list) to the chain `daemon` was configured
 /// with, which is `cert`'s served chain; `cert.pem` and `chain.pem` split it.
 #[track_caller]
-pub fn assert_pulls_configured_chain(daemon: &Daemon, service: &str, proto: &str, cert: &ServerCert) -> Run {
+pub fn assert_pulls_configured_chain(
+    daemon: &Daemon,
+    service: &str,
+    proto: &str,
+    cert: &ServerCert,
+) -> Run {
     let out = tempdir();
     let dir = out.path().to_string_lossy().into_owned();
     let run = fetch_starttls(
@@ -68,9 +73,19 @@ pub fn assert_pulls_configured_chain(daemon: &Daemon, service: &str, proto: &str
 /// `certpull: ` line naming `NAME at ADDR`, `protocol error`, the protocol (`smtp: `), the
 /// failed step (e.g. `EHLO`) and at least one of `causes` (case-insensitively).
 #[track_caller]
-pub fn assert_starttls_failure(run: &Run, daemon: &Daemon, proto: &str, step: &str, causes: &[&str]) {
+pub fn assert_starttls_failure(
+    run: &Run,
+    daemon: &Daemon,
+    proto: &str,
+    step: &str,
+    causes: &[&str],
+) {
     let context = format!("{}\n{}", run.describe(), daemon.describe());
-    assert_eq!(run.code, Some(exit::PROTOCOL), "exit code 5 (protocol)\n{context}");
+    assert_eq!(
+        run.code,
+        Some(exit::PROTOCOL),
+        "exit code 5 (protocol)\n{context}"
+    );
     assert!(run.stdout.is_empty(), "nothing on stdout\n{context}");
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert!(
@@ -79,7 +94,10 @@ pub fn assert_starttls_failure(run: &Run, daemon: &Daemon, proto: &str, step: &s
     );
     let line = lines[0];
     for needed in ["protocol error", &format!("{proto}: "), step] {
-        assert!(line.contains(needed), "stderr should contain {needed:?}\n{context}");
+        assert!(
+            line.contains(needed),
+            "stderr should contain {needed:?}\n{context}"
+        );
     }
     let lower = line.to_lowercase();
     assert!(

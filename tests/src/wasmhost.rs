@@ -165,7 +165,10 @@ pub fn load(path: &Path) -> Module {
         hasher.finish()
     );
     let dir = target_dir().join("wasm-plugin").join("cwasm");
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("module");
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("module");
     let cached = dir.join(format!("{stem}-{key}.cwasm"));
     // SAFETY: the file was written by `Module::serialize` of this engine configuration (the
     // key includes its compatibility hash), and wasmtime checks it again on load.
@@ -649,7 +652,9 @@ fn write_guest(caller: &mut Caller<'_, ProxyState>, ptr: i32, bytes: &[u8]) -> b
     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
         return false;
     };
-    memory.write(&mut *caller, ptr as u32 as usize, bytes).is_ok()
+    memory
+        .write(&mut *caller, ptr as u32 as usize, bytes)
+        .is_ok()
 }
 
 fn proxy_linker(module: &Module) -> wasmtime::Result<Linker<ProxyState>> {
@@ -706,12 +711,7 @@ fn proxy_linker(module: &Module) -> wasmtime::Result<Linker<ProxyState>> {
     linker.func_wrap(
         "env",
         "proxy_define_metric",
-        |mut caller: Caller<'_, ProxyState>,
-         kind: i32,
-         ptr: i32,
-         len: i32,
-         ret_id: i32|
-         -> i32 {
+        |mut caller: Caller<'_, ProxyState>, kind: i32, ptr: i32, len: i32, ret_id: i32| -> i32 {
             let Some(name) = read_guest(&mut caller, ptr, len) else {
                 return status::BAD_ARGUMENT;
             };
@@ -847,14 +847,19 @@ impl ProxyHost {
             instance,
             next_context: ROOT_CONTEXT + 1,
         };
-        if host.instance.get_func(&mut host.store, "_initialize").is_some() {
+        if host
+            .instance
+            .get_func(&mut host.store, "_initialize")
+            .is_some()
+        {
             host.call::<(), ()>("_initialize", ())?;
         }
         host.call::<(i32, i32), ()>("proxy_on_context_create", (ROOT_CONTEXT, 0))?;
         let started = host.call::<(i32, i32), i32>("proxy_on_vm_start", (ROOT_CONTEXT, 0))?;
         wasmtime::ensure!(started == 1, "proxy_on_vm_start returned {started}");
         let size = i32::try_from(config.len())?;
-        let configured = host.call::<(i32, i32), i32>("proxy_on_configure", (ROOT_CONTEXT, size))?;
+        let configured =
+            host.call::<(i32, i32), i32>("proxy_on_configure", (ROOT_CONTEXT, size))?;
         wasmtime::ensure!(
             configured == 1,
             "proxy_on_configure refused the configuration: {:?}",
@@ -1035,7 +1040,13 @@ pub fn record_through_relay(
 /// `-tls1_3`), offering ALPN `h2,http/1.1`; it completes the handshake, then closes.
 pub fn openssl_client(addr: SocketAddr, name: &str, version_flag: &str) {
     let output = Command::new("openssl")
-        .args(["s_client", "-connect", &addr.to_string(), "-servername", name])
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            name,
+        ])
         .args([version_flag, "-alpn", "h2,http/1.1", "-brief"])
         .stdin(std::process::Stdio::null())
         .output()

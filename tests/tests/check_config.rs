@@ -132,9 +132,17 @@ fn every_certificate_of_the_config_is_checked_and_the_worst_wins() {
     let report = run.stdout_json();
     let ctx = run.describe();
     assert_eq!(report["status"], "WARNING", "{ctx}");
-    assert_eq!(json_certificate(&report, TEST_NAME)["health"], "OK", "{ctx}");
+    assert_eq!(
+        json_certificate(&report, TEST_NAME)["health"],
+        "OK",
+        "{ctx}"
+    );
     assert_eq!(json_certificate(&report, TEST_NAME)["behind"], 0, "{ctx}");
-    assert_eq!(json_certificate(&report, API_NAME)["health"], "WARNING", "{ctx}");
+    assert_eq!(
+        json_certificate(&report, API_NAME)["health"],
+        "WARNING",
+        "{ctx}"
+    );
     assert_eq!(json_certificate(&report, API_NAME)["behind"], 1, "{ctx}");
 }
 

@@ -25,7 +25,11 @@ fn ca(pki: &TestPki) -> String {
 #[test]
 fn a_leaf_with_ten_days_left_is_a_warning_by_default() {
     let (pki, _leaf, server) = serving_days_left(10);
-    let run = check(TEST_NAME, &[server.connect_arg()], &["--ca-file", &ca(&pki)]);
+    let run = check(
+        TEST_NAME,
+        &[server.connect_arg()],
+        &["--ca-file", &ca(&pki)],
+    );
     run.assert_code(health::WARNING);
     assert_status(&run, "WARNING", TEST_NAME);
     let row = table_row(&run, &server.connect_arg());
@@ -39,7 +43,14 @@ fn a_leaf_with_ten_days_left_is_ok_with_warn_days_5() {
     let run = check(
         TEST_NAME,
         &[server.connect_arg()],
-        &["--ca-file", &ca(&pki), "--warn-days", "5", "--crit-days", "3"],
+        &[
+            "--ca-file",
+            &ca(&pki),
+            "--warn-days",
+            "5",
+            "--crit-days",
+            "3",
+        ],
     );
     run.assert_code(health::OK);
     assert_status(&run, "OK", TEST_NAME);
@@ -51,7 +62,14 @@ fn a_leaf_with_ten_days_left_is_critical_with_crit_days_11() {
     let run = check(
         TEST_NAME,
         &[server.connect_arg()],
-        &["--ca-file", &ca(&pki), "--warn-days", "30", "--crit-days", "11"],
+        &[
+            "--ca-file",
+            &ca(&pki),
+            "--warn-days",
+            "30",
+            "--crit-days",
+            "11",
+        ],
     );
     run.assert_code(health::CRITICAL);
     assert_status(&run, "CRITICAL", TEST_NAME);
@@ -136,7 +154,11 @@ fn an_untrusted_chain_shows_unknown_issuer_in_the_table() {
     let trusted = TestPki::new();
     let other = TestPki::with_root_name("some other root");
     let server = start_openssl(&other.good_leaf(), TlsVersion::Any);
-    let run = check(TEST_NAME, &[server.connect_arg()], &["--ca-file", &ca(&trusted)]);
+    let run = check(
+        TEST_NAME,
+        &[server.connect_arg()],
+        &["--ca-file", &ca(&trusted)],
+    );
     run.assert_code(health::CRITICAL);
     assert_status(&run, "CRITICAL", TEST_NAME);
     let row = table_row(&run, &server.connect_arg());

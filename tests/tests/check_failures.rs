@@ -56,11 +56,19 @@ fn unreachable_silent_and_hostile_endpoints_are_each_an_error_row_and_critical()
     let mut connects = vec![good.connect_arg()];
     connects.extend(bad.addresses.iter().cloned());
     let ca = pki.ca_file.to_string_lossy().into_owned();
-    let run = check(TEST_NAME, &connects, &["--ca-file", &ca, "--timeout", TIMEOUT]);
+    let run = check(
+        TEST_NAME,
+        &connects,
+        &["--ca-file", &ca, "--timeout", TIMEOUT],
+    );
     run.assert_code(health::CRITICAL)
         .assert_finished_within(BOUND);
     assert_status(&run, "CRITICAL", TEST_NAME);
-    let expected = format!("{} of {} unreachable or failed", bad.addresses.len(), connects.len());
+    let expected = format!(
+        "{} of {} unreachable or failed",
+        bad.addresses.len(),
+        connects.len()
+    );
     assert!(
         status_line(&run).contains(&expected),
         "the status line should say {expected:?}\n{}",
@@ -134,7 +142,14 @@ fn each_endpoint_gets_its_own_deadline_beyond_the_concurrency_limit() {
     let run = check(
         TEST_NAME,
         &connects,
-        &["--timeout", "1s", "--concurrency", "2", "--json", "--insecure"],
+        &[
+            "--timeout",
+            "1s",
+            "--concurrency",
+            "2",
+            "--json",
+            "--insecure",
+        ],
     );
     run.assert_code(health::CRITICAL)
         .assert_finished_within(Duration::from_secs(6));

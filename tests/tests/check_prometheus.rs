@@ -111,7 +111,11 @@ fn prometheus_file_parses_and_holds_up_days_left_drift_and_health() {
     let started = now();
     let run = check(
         TEST_NAME,
-        &[old_server.connect_arg(), new_server.connect_arg(), refused.clone()],
+        &[
+            old_server.connect_arg(),
+            new_server.connect_arg(),
+            refused.clone(),
+        ],
         &[
             "--ca-file",
             &arg(&pki.ca_file),
@@ -134,7 +138,11 @@ fn prometheus_file_parses_and_holds_up_days_left_drift_and_health() {
         );
     }
     for (endpoint, cert) in [(&old_addr, &old), (&new_addr, &new)] {
-        let days = value(&m, "certpull_cert_days_left", &[name, ("endpoint", endpoint)]);
+        let days = value(
+            &m,
+            "certpull_cert_days_left",
+            &[name, ("endpoint", endpoint)],
+        );
         assert!(
             (days - days_left(cert) as f64).abs() <= 1.0,
             "certpull_cert_days_left for {endpoint}: {days}, expected {}",

@@ -25,7 +25,13 @@ fn targets_file_with_comments_and_blank_lines_lists_each_endpoint() {
     let run = check(
         TEST_NAME,
         &[],
-        &["--targets", &arg(&targets), "--ca-file", &arg(&pki.ca_file), "--json"],
+        &[
+            "--targets",
+            &arg(&targets),
+            "--ca-file",
+            &arg(&pki.ca_file),
+            "--json",
+        ],
     );
     run.assert_code(health::OK);
     let report = run.stdout_json();
@@ -52,7 +58,13 @@ fn targets_file_and_connect_are_checked_together() {
     let run = check(
         TEST_NAME,
         &[a.connect_arg()],
-        &["--targets", &arg(&targets), "--ca-file", &arg(&pki.ca_file), "--json"],
+        &[
+            "--targets",
+            &arg(&targets),
+            "--ca-file",
+            &arg(&pki.ca_file),
+            "--json",
+        ],
     );
     run.assert_code(health::OK);
     let report = run.stdout_json();
@@ -67,14 +79,17 @@ fn an_address_listed_twice_is_checked_once() {
     let pki = TestPki::new();
     let a = start_openssl(&pki.good_leaf(), TlsVersion::Any);
     let dir = tempdir();
-    let targets = write_targets(
-        dir.path(),
-        &format!("{0}\n{0}\n", a.connect_arg()),
-    );
+    let targets = write_targets(dir.path(), &format!("{0}\n{0}\n", a.connect_arg()));
     let run = check(
         TEST_NAME,
         &[a.connect_arg()],
-        &["--targets", &arg(&targets), "--ca-file", &arg(&pki.ca_file), "--json"],
+        &[
+            "--targets",
+            &arg(&targets),
+            "--ca-file",
+            &arg(&pki.ca_file),
+            "--json",
+        ],
     );
     run.assert_code(health::OK);
     let report = run.stdout_json();
@@ -118,6 +133,13 @@ fn check_with_an_unknown_option_is_unknown() {
 
 #[test]
 fn check_with_concurrency_zero_is_unknown() {
-    let run = certpull(["check", TEST_NAME, "--connect", "127.0.0.1:1", "--concurrency", "0"]);
+    let run = certpull([
+        "check",
+        TEST_NAME,
+        "--connect",
+        "127.0.0.1:1",
+        "--concurrency",
+        "0",
+    ]);
     run.assert_code(health::UNKNOWN).assert_one_line_error();
 }

@@ -66,7 +66,11 @@ fn inspect_an_expired_leaf_is_critical_and_says_expired() {
     let run = inspect(&[&arg(&cert.fullchain)]);
     run.assert_code(health::CRITICAL);
     assert!(
-        run.stdout.lines().next().unwrap_or_default().contains("EXPIRED"),
+        run.stdout
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("EXPIRED"),
         "{}",
         run.describe()
     );
@@ -80,7 +84,8 @@ fn inspect_several_files_exits_with_the_worst() {
     let run = inspect(&[&arg(&ok.fullchain), &arg(&warning.fullchain)]);
     run.assert_code(health::WARNING);
     assert!(
-        run.stdout.contains(&format!("OK: {}: ", arg(&ok.fullchain)))
+        run.stdout
+            .contains(&format!("OK: {}: ", arg(&ok.fullchain)))
             && run
                 .stdout
                 .contains(&format!("WARNING: {}: ", arg(&warning.fullchain))),
@@ -150,16 +155,15 @@ fn inspect_an_unreadable_key_is_unknown() {
 fn inspect_dash_reads_the_chain_from_stdin() {
     let pki = TestPki::new();
     let cert = leaf_with_days_left(&pki, 10);
-    let run = certpull_with_stdin(
-        &["inspect", "-", "--json"],
-        cert.fullchain_pem.as_bytes(),
-    );
+    let run = certpull_with_stdin(&["inspect", "-", "--json"], cert.fullchain_pem.as_bytes());
     run.assert_code(health::WARNING);
     let v = run.stdout_json();
     let file = &v["files"][0];
     assert_eq!(file["path"], "-", "{}", run.describe());
     assert_eq!(
-        file["chain"][0]["sha256"].as_str().map(|s| s.replace(':', "").to_lowercase()),
+        file["chain"][0]["sha256"]
+            .as_str()
+            .map(|s| s.replace(':', "").to_lowercase()),
         Some(sha256_hex(cert.leaf_der())),
         "{}",
         run.describe()
@@ -173,7 +177,8 @@ fn inspect_an_unreadable_file_is_unknown() {
     let run = inspect(&[&arg(&missing)]);
     run.assert_code(health::UNKNOWN);
     assert!(
-        run.stdout.starts_with(&format!("UNKNOWN: {}: ", arg(&missing))),
+        run.stdout
+            .starts_with(&format!("UNKNOWN: {}: ", arg(&missing))),
         "{}",
         run.describe()
     );
@@ -230,11 +235,16 @@ fn inspect_json_parses_and_lists_each_file_with_its_chain() {
     assert_eq!(file["path"], arg(&cert.fullchain), "{ctx}");
     assert_eq!(file["status"], "OK", "{ctx}");
     assert_eq!(file["key_match"], true, "{ctx}");
-    assert!(file["detail"].as_str().is_some_and(|d| !d.is_empty()), "{ctx}");
+    assert!(
+        file["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{ctx}"
+    );
     let chain = file["chain"].as_array().expect("chain array");
     assert_eq!(chain.len(), cert.served.len(), "{ctx}");
     assert!(
-        chain[0]["days_left"].as_i64().is_some_and(|d| (58..=60).contains(&d)),
+        chain[0]["days_left"]
+            .as_i64()
+            .is_some_and(|d| (58..=60).contains(&d)),
         "{ctx}"
     );
     assert!(chain.iter().all(|c| c["sha256"].is_string()), "{ctx}");

@@ -99,7 +99,11 @@ fn the_pull_module_survives_random_truncated_and_giant_input_in_bounded_memory()
 
     // Sessions are capped; the table frees cleanly.
     let handles: Vec<i32> = (0..64)
-        .map(|_| host.session("a.example", 0, b"", now(), 0).unwrap().unwrap())
+        .map(|_| {
+            host.session("a.example", 0, b"", now(), 0)
+                .unwrap()
+                .unwrap()
+        })
         .collect();
     let (code, text) = host
         .session("a.example", 0, b"", now(), 0)
@@ -152,7 +156,17 @@ fn server_hello_13() -> Vec<u8> {
     let mut body = vec![3, 3];
     body.extend_from_slice(&[5; 32]);
     body.extend_from_slice(&[0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
-    let mut record = vec![0x16, 3, 3, 0, (body.len() + 4) as u8, 2, 0, 0, body.len() as u8];
+    let mut record = vec![
+        0x16,
+        3,
+        3,
+        0,
+        (body.len() + 4) as u8,
+        2,
+        0,
+        0,
+        body.len() as u8,
+    ];
     record.extend_from_slice(&body);
     record
 }
@@ -218,7 +232,10 @@ fn the_filter_survives_hostile_traffic_always_continues_and_stays_bounded() {
         run(
             &mut host,
             &[
-                (Flow::ClientToServer, client_hello(&format!("n{i}.spray.example"))),
+                (
+                    Flow::ClientToServer,
+                    client_hello(&format!("n{i}.spray.example")),
+                ),
                 (Flow::ServerToClient, server_hello_13()),
             ],
         );
@@ -236,8 +253,12 @@ fn the_filter_survives_hostile_traffic_always_continues_and_stays_bounded() {
     );
     assert!(metrics.len() <= 128 * 4 + 64, "{} metrics", metrics.len());
     assert!(metrics.keys().any(|k| k.contains("reason=not-tls")));
-    assert!(metrics.keys().any(|k| k.contains("reason=message-too-large")));
-    assert!(metrics.keys().any(|k| k.contains("reason=record-too-large")));
+    assert!(metrics
+        .keys()
+        .any(|k| k.contains("reason=message-too-large")));
+    assert!(metrics
+        .keys()
+        .any(|k| k.contains("reason=record-too-large")));
     assert!(host.state().unimplemented_calls.is_empty());
 
     let pages = host.memory_pages();

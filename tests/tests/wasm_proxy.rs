@@ -33,12 +33,14 @@ fn record_certpull(server: SocketAddr, cert: &ServerCert) -> Vec<(Flow, Vec<u8>)
     recording
 }
 
-fn capture(key: KeyKind, version: TlsVersion) -> (ServerCert, Vec<(Flow, Vec<u8>)>) {
+/// A real connection of certpull to `openssl s_server`, recorded; the PKI is returned so that
+/// the certificate's files outlive the capture.
+fn capture(key: KeyKind, version: TlsVersion) -> (TestPki, ServerCert, Vec<(Flow, Vec<u8>)>) {
     let pki = TestPki::new();
     let cert = pki.leaf(SNI, key, LeafVariant::Good);
     let server = start_openssl(&cert, version);
     let recording = record_certpull(server.addr, &cert);
-    (cert, recording)
+    (pki, cert, recording)
 }
 
 #[track_caller]
@@ -71,12 +73,19 @@ fn days_left(cert: &ServerCert) -> u64 {
 
 #[test]
 fn tls12_traffic_gives_sni_version_days_left_and_one_fingerprint() {
-    let (cert, recording) = capture(KeyKind::EcdsaP256, TlsVersion::Tls12);
+    let (_pki, cert, recording) = capture(KeyKind::EcdsaP256, TlsVersion::Tls12);
     let mut host = filter(&cert.cert_pem());
     all_continue(&host.replay(&recording).unwrap());
     let m = host.metrics();
-    assert_eq!(m[&format!("certpull.handshakes;sni={SNI};version=TLSv1.2")], 1, "{m:#?}");
-    assert_eq!(m[&format!("certpull.leaf_days_left;sni={SNI}")], days_left(&cert));
+    assert_eq!(
+        m[&format!("certpull.handshakes;sni={SNI};version=TLSv1.2")],
+        1,
+        "{m:#?}"
+    );
+    assert_eq!(
+        m[&format!("certpull.leaf_days_left;sni={SNI}")],
+        days_left(&cert)
+    );
     assert_eq!(m[&format!("certpull.leaf_fingerprints;sni={SNI}")], 1);
     assert_eq!(m[&format!("certpull.leaf_mismatches;sni={SNI}")], 0);
     clean(&host);
@@ -84,11 +93,17 @@ fn tls12_traffic_gives_sni_version_days_left_and_one_fingerprint() {
     // The same leaf again: one more handshake, still one fingerprint.
     all_continue(&host.replay(&recording).unwrap());
     let m = host.metrics();
-    assert_eq!(m[&format!("certpull.handshakes;sni={SNI};version=TLSv1.2")], 2);
+    assert_eq!(
+        m[&format!("certpull.handshakes;sni={SNI};version=TLSv1.2")],
+        2
+    );
     assert_eq!(m[&format!("certpull.leaf_fingerprints;sni={SNI}")], 1);
     assert_eq!(m[&format!("certpull.leaf_mismatches;sni={SNI}")], 0);
     assert!(
-        host.state().logs.iter().any(|(_, l)| l.contains("1 expected leaves")),
+        host.state()
+            .logs
+            .iter()
+            .any(|(_, l)| l.contains("1 expected leaves")),
         "{:?}",
         host.state().logs
     );
@@ -96,11 +111,15 @@ fn tls12_traffic_gives_sni_version_days_left_and_one_fingerprint() {
 
 #[test]
 fn tls13_traffic_gives_sni_and_version_only() {
-    let (cert, recording) = capture(KeyKind::Rsa2048, TlsVersion::Tls13);
+    let (_pki, cert, recording) = capture(KeyKind::Rsa2048, TlsVersion::Tls13);
     let mut host = filter(&cert.cert_pem());
     all_continue(&host.replay(&recording).unwrap());
     let m = host.metrics();
-    assert_eq!(m[&format!("certpull.handshakes;sni={SNI};version=TLSv1.3")], 1, "{m:#?}");
+    assert_eq!(
+        m[&format!("certpull.handshakes;sni={SNI};version=TLSv1.3")],
+        1,
+        "{m:#?}"
+    );
     assert!(
         !m.keys().any(|k| k.starts_with("certpull.leaf_")),
         "TLS 1.3 encrypts the certificate: {m:#?}"
@@ -125,11 +144,18 @@ fn a_second_leaf_shows_as_two_fingerprints_and_one_mismatch() {
         all_continue(&host.replay(recording).unwrap());
     }
     let m = host.metrics();
-    assert_eq!(m[&format!("certpull.handshakes;sni={SNI};version=TLSv1.2")], 2, "{m:#?}");
+    assert_eq!(
+        m[&format!("certpull.handshakes;sni={SNI};version=TLSv1.2")],
+        2,
+        "{m:#?}"
+    );
     assert_eq!(m[&format!("certpull.leaf_fingerprints;sni={SNI}")], 2);
     assert_eq!(m[&format!("certpull.leaf_mismatches;sni={SNI}")], 1);
     // The gauge follows the leaf seen last: the one with 10 days left.
-    assert_eq!(m[&format!("certpull.leaf_days_left;sni={SNI}")], days_left(&stale));
+    assert_eq!(
+        m[&format!("certpull.leaf_days_left;sni={SNI}")],
+        days_left(&stale)
+    );
     clean(&host);
 
     // Without an expected leaf there is no mismatch counter.
@@ -143,7 +169,7 @@ fn a_second_leaf_shows_as_two_fingerprints_and_one_mismatch() {
 
 #[test]
 fn traffic_cut_into_small_pieces_gives_the_same_metrics() {
-    let (cert, recording) = capture(KeyKind::Rsa2048, TlsVersion::Tls12);
+    let (_pki, cert, recording) = capture(KeyKind::Rsa2048, TlsVersion::Tls12);
     let pieces: Vec<(Flow, Vec<u8>)> = recording
         .iter()
         .flat_map(|(flow, bytes)| bytes.chunks(7).map(|c| (*flow, c.to_vec())))
@@ -171,7 +197,11 @@ fn openssl_client_traffic_with_alpn_is_understood() {
         let mut host = filter("");
         all_continue(&host.replay(&recording).unwrap());
         let m = host.metrics();
-        assert_eq!(m[&format!("certpull.handshakes;sni={SNI};version={name}")], 1, "{m:#?}");
+        assert_eq!(
+            m[&format!("certpull.handshakes;sni={SNI};version={name}")],
+            1,
+            "{m:#?}"
+        );
         clean(&host);
     }
 }
@@ -182,7 +212,10 @@ fn a_configuration_that_is_not_pem_is_refused_and_pem_is_accepted() {
     let error = ProxyHost::new(&module, b"expected: yes", now())
         .err()
         .expect("refused");
-    assert!(error.to_string().contains("plugin configuration"), "{error}");
+    assert!(
+        error.to_string().contains("plugin configuration"),
+        "{error}"
+    );
     let pki = TestPki::new();
     let cert = pki.good_leaf();
     let pem = format!("{}{}", cert.cert_pem(), pki.good_leaf().cert_pem());

@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use certpull_tests::wasmhost::{self, abi, PullHost, WasmPull};
 use certpull_tests::{
-    assert_same_chain, exit, fetch, pem_to_ders, start_nginx, start_openssl, KeyKind,
-    LeafVariant, ServerCert, TestPki, TlsVersion, OTHER_NAME, TEST_NAME,
+    assert_same_chain, exit, fetch, pem_to_ders, start_nginx, start_openssl, KeyKind, LeafVariant,
+    ServerCert, TestPki, TlsVersion, OTHER_NAME, TEST_NAME,
 };
 use serde_json::Value;
 
@@ -212,8 +212,16 @@ fn keymatch_compares_the_leaf_with_the_local_public_key() {
         let cert = pki.leaf(TEST_NAME, kind, LeafVariant::Good);
         let other = pki.leaf(TEST_NAME, KeyKind::EcdsaP256, LeafVariant::Good);
         let spki = public_key_der(&cert);
-        assert_eq!(host.keymatch(cert.leaf_der(), &spki).unwrap(), 1, "{kind:?}");
-        assert_eq!(host.keymatch(other.leaf_der(), &spki).unwrap(), 0, "{kind:?}");
+        assert_eq!(
+            host.keymatch(cert.leaf_der(), &spki).unwrap(),
+            1,
+            "{kind:?}"
+        );
+        assert_eq!(
+            host.keymatch(other.leaf_der(), &spki).unwrap(),
+            0,
+            "{kind:?}"
+        );
     }
     assert_eq!(host.keymatch(b"garbage", b"x").unwrap(), abi::ERR_ARGUMENT);
 }
@@ -251,15 +259,27 @@ fn the_module_imports_only_its_randomness_and_speaks_abi_1() {
 #[test]
 fn bad_session_arguments_are_explained() {
     let mut host = host();
-    let (code, text) = host.session("not a name!", 0, b"", now(), 0).unwrap().unwrap_err();
+    let (code, text) = host
+        .session("not a name!", 0, b"", now(), 0)
+        .unwrap()
+        .unwrap_err();
     assert_eq!(code, abi::ERR_ARGUMENT);
     assert!(text.contains("invalid server name"), "{text}");
     let (code, text) = host
-        .session(TEST_NAME, 0, b"-----BEGIN CERTIFICATE-----\nAAAA\n", now(), 0)
+        .session(
+            TEST_NAME,
+            0,
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n",
+            now(),
+            0,
+        )
         .unwrap()
         .unwrap_err();
     assert_eq!(code, -8, "{text}");
     assert!(text.contains("trust anchors"), "{text}");
-    let (code, _) = host.session(TEST_NAME, 42, b"", now(), 0).unwrap().unwrap_err();
+    let (code, _) = host
+        .session(TEST_NAME, 42, b"", now(), 0)
+        .unwrap()
+        .unwrap_err();
     assert_eq!(code, abi::ERR_ARGUMENT);
 }

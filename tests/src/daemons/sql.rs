@@ -15,8 +15,7 @@ fn postgres_bin_dir() -> Option<PathBuf> {
         .filter_map(|e| {
             let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
             let bin = e.path().join("bin");
-            (bin.join("postgres").exists() && bin.join("initdb").exists())
-                .then_some((version, bin))
+            (bin.join("postgres").exists() && bin.join("initdb").exists()).then_some((version, bin))
         })
         .collect();
     versions.sort();
@@ -85,15 +84,22 @@ pub fn mariadb(cert: &ServerCert, tls: Tls) -> Option<Daemon> {
     let owner = daemon_account("mysql");
     Some(start("mariadb", owner, &["mysql"], |dir, ports| {
         let data = dir.mkdir("data", 0o750);
+        // After dropping privileges mariadbd creates its socket and pid file as mysql: in a
+        // directory of its own.
+        let run = dir.mkdir("run", 0o755);
         // mariadbd drops privileges itself (`--user`): start it as ourselves.
         let mut launch = Launch::as_invoker(dir, &mariadbd)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--port={}", ports[0]))
             .arg("--bind-address=127.0.0.1")
-            .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
-            .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
-            .args(["--skip-grant-tables", "--skip-name-resolve", "--skip-log-bin"])
+            .arg(format!("--socket={}", run.join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", run.join("mysqld.pid").display()))
+            .args([
+                "--skip-grant-tables",
+                "--skip-name-resolve",
+                "--skip-log-bin",
+            ])
             .args(["--innodb=OFF", "--default-storage-engine=MyISAM"])
             .arg("--default-tmp-storage-engine=MyISAM")
             .arg(format!("--tmpdir={}", dir.mkdir("tmp", 0o750).display()));

@@ -22,7 +22,7 @@ pub fn prosody(cert: &ServerCert, tls: Tls) -> Option<Daemon> {
              certificates = \"{certs}\"\n\
              daemonize = false\n\
              log = {{ {{ levels = {{ min = \"info\" }}, to = \"console\" }} }}\n\
-             modules_enabled = {{ \"tls\", \"saslauth\", \"disco\" }}\n\
+             modules_enabled = {{ {tls_module}\"saslauth\", \"disco\" }}\n\
              modules_disabled = {{ \"s2s\", \"offline\", \"c2s_bosh\" }}\n\
              c2s_ports = {{ {port} }}\n\
              c2s_interfaces = {{ \"127.0.0.1\" }}\n\
@@ -39,6 +39,9 @@ pub fn prosody(cert: &ServerCert, tls: Tls) -> Option<Daemon> {
             certs = certs.display(),
             port = ports[0],
             require = tls == Tls::Enabled,
+            // Without mod_tls Prosody offers no <starttls/> at all (with it but no certificate
+            // it still offers STARTTLS and then fails the handshake).
+            tls_module = if tls == Tls::Enabled { "\"tls\", " } else { "" },
             name = cert.name,
         );
         if tls == Tls::Enabled {

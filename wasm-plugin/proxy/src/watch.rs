@@ -89,7 +89,10 @@ struct NameState {
 #[derive(Debug, Default)]
 pub struct Plugin {
     config: Config,
+    /// Server names with metrics of their own, at most [`MAX_SERVER_NAMES`].
     names: BTreeMap<String, NameState>,
+    /// The shared labels ([`NO_SNI`], [`OVERFLOW_SNI`]): never counted against the cap.
+    shared: BTreeMap<&'static str, NameState>,
 }
 
 impl Plugin {
@@ -97,7 +100,7 @@ impl Plugin {
     pub fn new(config: Config) -> Self {
         Self {
             config,
-            names: BTreeMap::new(),
+            ..Self::default()
         }
     }
 
@@ -131,7 +134,11 @@ impl Plugin {
         };
         let days = u64::try_from(summary.days_left(now)).unwrap_or(0);
         metrics.set(&names::days_left(label), days);
-        let state = self.names.entry(label.into()).or_default();
+        let state = match self.names.get_mut(label) {
+            Some(state) => state,
+            None if label == NO_SNI => self.shared.entry(NO_SNI).or_default(),
+            None => self.shared.entry(OVERFLOW_SNI).or_default(),
+        };
         if !state.fingerprints.contains(&summary.sha256)
             && state.fingerprints.len() < MAX_FINGERPRINTS
         {
@@ -189,7 +196,9 @@ impl Connection {
 
     /// Bytes held for reassembly right now, both directions.
     pub fn buffered(&self) -> usize {
-        self.client.buffered().saturating_add(self.server.buffered())
+        self.client
+            .buffered()
+            .saturating_add(self.server.buffered())
     }
 
     /// Reads bytes of one direction; `now` is the current Unix time in seconds.
@@ -368,14 +377,32 @@ mod tests {
         let mut metrics = Map::default();
         let mut conn = Connection::new();
         for _ in 0..3 {
-            conn.observe(Direction::Downstream, b"GET / HTTP/1.1\r\n", 0, &mut plugin, &mut metrics);
-            conn.observe(Direction::Upstream, &[0x16, 3, 3, 0xff, 0xff], 0, &mut plugin, &mut metrics);
+            conn.observe(
+                Direction::Downstream,
+                b"GET / HTTP/1.1\r\n",
+                0,
+                &mut plugin,
+                &mut metrics,
+            );
+            conn.observe(
+                Direction::Upstream,
+                &[0x16, 3, 3, 0xff, 0xff],
+                0,
+                &mut plugin,
+                &mut metrics,
+            );
         }
         assert_eq!(
             metrics.0,
             BTreeMap::from([
-                ("certpull.parse_errors;direction=downstream;reason=not-tls".into(), 1),
-                ("certpull.parse_errors;direction=upstream;reason=record-too-large".into(), 1),
+                (
+                    "certpull.parse_errors;direction=downstream;reason=not-tls".into(),
+                    1
+                ),
+                (
+                    "certpull.parse_errors;direction=upstream;reason=record-too-large".into(),
+                    1
+                ),
             ])
         );
     }
@@ -387,11 +414,26 @@ mod tests {
         for i in 0..MAX_SERVER_NAMES + 10 {
             let mut conn = Connection::new();
             let sni = format!("n{i}.example");
-            conn.observe(Direction::Downstream, &client_hello(&sni), 0, &mut plugin, &mut metrics);
-            conn.observe(Direction::Upstream, &server_flight(&leaf_der()), 0, &mut plugin, &mut metrics);
+            conn.observe(
+                Direction::Downstream,
+                &client_hello(&sni),
+                0,
+                &mut plugin,
+                &mut metrics,
+            );
+            conn.observe(
+                Direction::Upstream,
+                &server_flight(&leaf_der()),
+                0,
+                &mut plugin,
+                &mut metrics,
+            );
         }
         assert_eq!(plugin.names.len(), MAX_SERVER_NAMES);
-        assert_eq!(m_get(&metrics, "certpull.handshakes;sni=other;version=TLSv1.2"), 10);
+        assert_eq!(
+            m_get(&metrics, "certpull.handshakes;sni=other;version=TLSv1.2"),
+            10
+        );
     }
 
     fn m_get(metrics: &Map, name: &str) -> u64 {
