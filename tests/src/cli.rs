@@ -1,7 +1,7 @@
 //! Running the real `certpull` binary and asserting on what it did.
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
@@ -109,7 +109,23 @@ pub fn prepare(cmd: &mut Command, envs: &[(&str, &str)]) {
 }
 
 /// Run a command with `envs` (after [`prepare`]), killing it after `limit`.
-pub fn run_limited<I, S>(mut cmd: Command, args: I, limit: Duration, envs: &[(&str, &str)]) -> Run
+pub fn run_limited<I, S>(cmd: Command, args: I, limit: Duration, envs: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_limited_with_stdin(cmd, args, limit, envs, None)
+}
+
+/// [`run_limited`], with `stdin` (if any) written to the command's standard input, then closed;
+/// without it standard input is `/dev/null`.
+pub fn run_limited_with_stdin<I, S>(
+    mut cmd: Command,
+    args: I,
+    limit: Duration,
+    envs: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -120,11 +136,26 @@ where
         .collect();
     prepare(&mut cmd, envs);
     cmd.args(&args)
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let writer = match (stdin, child.stdin.take()) {
+        (Some(bytes), Some(mut input)) => {
+            let bytes = bytes.to_vec();
+            Some(thread::spawn(move || {
+                // The binary may stop reading early (an error): a broken pipe is not the test's
+                // concern.
+                let _ = input.write_all(&bytes);
+            }))
+        }
+        _ => None,
+    };
     let mut out = child.stdout.take().expect("stdout pipe");
     let mut err = child.stderr.take().expect("stderr pipe");
     let out_t = thread::spawn(move || {
@@ -150,6 +181,9 @@ where
         thread::sleep(Duration::from_millis(5));
     };
     let elapsed = start.elapsed();
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
     let stdout = String::from_utf8_lossy(&out_t.join().expect("stdout reader")).into_owned();
     let stderr = String::from_utf8_lossy(&err_t.join().expect("stderr reader")).into_owned();
     let run = Run {

@@ -1,16 +1,13 @@
 //! `certpull check` and `certpull inspect` fixtures: the command lines, the status line and table
 //! rows, the JSON report's certificates and endpoints, and runs fed on standard input.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::cli::{certpull, certpull_bin, prepare, Run, HARD_LIMIT};
+use crate::cli::{certpull, certpull_bin, run_limited_with_stdin, Run, HARD_LIMIT};
 use crate::pki::ServerCert;
 
 /// The Nagios plugin exit codes of `check` and `inspect`.
@@ -42,57 +39,13 @@ pub fn inspect(args: &[&str]) -> Run {
 /// `certpull ARGS...` with `stdin` written to its standard input (then closed); killed after
 /// [`HARD_LIMIT`] like every other run.
 pub fn certpull_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
-    let mut cmd = Command::new(certpull_bin());
-    prepare(&mut cmd, &[]);
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut input = child.stdin.take().expect("stdin pipe");
-    let bytes = stdin.to_vec();
-    let writer = thread::spawn(move || {
-        // The binary may stop reading early (an error): a broken pipe is not the test's concern.
-        let _ = input.write_all(&bytes);
-    });
-    let mut out = child.stdout.take().expect("stdout pipe");
-    let mut err = child.stderr.take().expect("stderr pipe");
-    let out_t = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_t = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let mut killed = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for certpull") {
-            break status;
-        }
-        if start.elapsed() > HARD_LIMIT {
-            let _ = child.kill();
-            killed = true;
-            break child.wait().expect("wait for killed certpull");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = start.elapsed();
-    let _ = writer.join();
-    let run = Run {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        code: status.code(),
-        status,
-        stdout: String::from_utf8_lossy(&out_t.join().expect("stdout reader")).into_owned(),
-        stderr: String::from_utf8_lossy(&err_t.join().expect("stderr reader")).into_owned(),
-        elapsed,
-        killed_by_harness: killed,
-    };
-    eprintln!("{}", run.describe());
-    run
+    run_limited_with_stdin(
+        Command::new(certpull_bin()),
+        args,
+        HARD_LIMIT,
+        &[],
+        Some(stdin),
+    )
 }
 
 /// The first line of stdout: the Nagios status line.
