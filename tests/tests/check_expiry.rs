@@ -22,57 +22,43 @@ fn ca(pki: &TestPki) -> String {
     pki.ca_file.to_string_lossy().into_owned()
 }
 
+/// `check` of a leaf with ten days left, with `thresholds` added, exits `code` and says `label`
+/// on the status line; returns the run and the server's `--connect` argument.
+fn ten_days_left_with(
+    thresholds: &[&str],
+    code: i32,
+    label: &str,
+) -> (certpull_tests::Run, String) {
+    let (pki, _leaf, server) = serving_days_left(10);
+    let ca = ca(&pki);
+    let mut args = vec!["--ca-file", ca.as_str()];
+    args.extend_from_slice(thresholds);
+    let run = check(TEST_NAME, &[server.connect_arg()], &args);
+    run.assert_code(code);
+    assert_status(&run, label, TEST_NAME);
+    (run, server.connect_arg())
+}
+
 #[test]
 fn a_leaf_with_ten_days_left_is_a_warning_by_default() {
-    let (pki, _leaf, server) = serving_days_left(10);
-    let run = check(
-        TEST_NAME,
-        &[server.connect_arg()],
-        &["--ca-file", &ca(&pki)],
-    );
-    run.assert_code(health::WARNING);
-    assert_status(&run, "WARNING", TEST_NAME);
-    let row = table_row(&run, &server.connect_arg());
+    let (run, endpoint) = ten_days_left_with(&[], health::WARNING, "WARNING");
+    let row = table_row(&run, &endpoint);
     assert_eq!(row_state(row), "current", "{}", run.describe());
     assert!(row.contains("WARNING"), "{}", run.describe());
 }
 
 #[test]
 fn a_leaf_with_ten_days_left_is_ok_with_warn_days_5() {
-    let (pki, _leaf, server) = serving_days_left(10);
-    let run = check(
-        TEST_NAME,
-        &[server.connect_arg()],
-        &[
-            "--ca-file",
-            &ca(&pki),
-            "--warn-days",
-            "5",
-            "--crit-days",
-            "3",
-        ],
-    );
-    run.assert_code(health::OK);
-    assert_status(&run, "OK", TEST_NAME);
+    ten_days_left_with(&["--warn-days", "5", "--crit-days", "3"], health::OK, "OK");
 }
 
 #[test]
 fn a_leaf_with_ten_days_left_is_critical_with_crit_days_11() {
-    let (pki, _leaf, server) = serving_days_left(10);
-    let run = check(
-        TEST_NAME,
-        &[server.connect_arg()],
-        &[
-            "--ca-file",
-            &ca(&pki),
-            "--warn-days",
-            "30",
-            "--crit-days",
-            "11",
-        ],
+    ten_days_left_with(
+        &["--warn-days", "30", "--crit-days", "11"],
+        health::CRITICAL,
+        "CRITICAL",
     );
-    run.assert_code(health::CRITICAL);
-    assert_status(&run, "CRITICAL", TEST_NAME);
 }
 
 #[test]

@@ -246,6 +246,16 @@ fn refused_connection_is_a_network_error() {
     refused_from(&s, &refused_addr().to_string(), exit::NETWORK, &["refused"]);
 }
 
+/// `sync --insecure` from a server of `cert` is refused (exit 8): nothing written, no hook.
+fn insecure_still_refuses(s: &Scenario, cert: &ServerCert) {
+    let server = start_openssl(cert, TlsVersion::Any);
+    let before = s.snapshot();
+    let run = s.sync(server.connect_arg()).args(["--insecure"]).run();
+    run.assert_code(exit::REFUSED).assert_no_stdout();
+    before.assert_unchanged(&run);
+    s.hook.assert_not_run(&run);
+}
+
 #[test]
 fn insecure_still_refuses_a_leaf_with_another_key() {
     // DESIGN: --insecure skips validation but still enforces the key match and the downgrade
@@ -257,24 +267,14 @@ fn insecure_still_refuses_a_leaf_with_another_key() {
         KeyKind::EcdsaP256,
         RENEWED_DAYS,
     ));
-    let server = start_openssl(&rekeyed, TlsVersion::Any);
-    let before = s.snapshot();
-    let run = s.sync(server.connect_arg()).args(["--insecure"]).run();
-    run.assert_code(exit::REFUSED).assert_no_stdout();
-    before.assert_unchanged(&run);
-    s.hook.assert_not_run(&run);
+    insecure_still_refuses(&s, &rekeyed);
 }
 
 #[test]
 fn insecure_still_refuses_a_downgrade() {
     let s = Scenario::new();
     let older = s.pki.renewal(&s.installed, INSTALLED_DAYS - 10);
-    let server = start_openssl(&older, TlsVersion::Any);
-    let before = s.snapshot();
-    let run = s.sync(server.connect_arg()).args(["--insecure"]).run();
-    run.assert_code(exit::REFUSED).assert_no_stdout();
-    before.assert_unchanged(&run);
-    s.hook.assert_not_run(&run);
+    insecure_still_refuses(&s, &older);
 }
 
 #[test]
@@ -283,10 +283,5 @@ fn insecure_still_refuses_a_not_yet_valid_leaf() {
     let future = s
         .pki
         .issue(&LeafSpec::same_key_as(&s.installed, RENEWED_DAYS).starting_in_days(2));
-    let server = start_openssl(&future, TlsVersion::Any);
-    let before = s.snapshot();
-    let run = s.sync(server.connect_arg()).args(["--insecure"]).run();
-    run.assert_code(exit::REFUSED).assert_no_stdout();
-    before.assert_unchanged(&run);
-    s.hook.assert_not_run(&run);
+    insecure_still_refuses(&s, &future);
 }
