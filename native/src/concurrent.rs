@@ -11,6 +11,7 @@ use certpull_core::PullError;
 
 use crate::exit::{Class, CliError, Result};
 use crate::net::{Deadline, Endpoint};
+use crate::progress::Progress;
 use crate::pull::{self, Pulled};
 
 /// The deadline of each pull.
@@ -58,14 +59,17 @@ fn expand(sources: &[Endpoint], deadline: Deadline) -> Vec<(String, Result<Socke
 
 /// Pulls `request` from all `sources`, `parallel` at a time; results come back in source order,
 /// each labelled with its address (or the source's name when it could not be resolved).
+/// `progress` learns the number of addresses, then ticks once per finished pull.
 pub fn pull_all(
     request: &pull::Request,
     sources: &[Endpoint],
     deadlines: Deadlines,
     parallel: usize,
     classify: fn(&PullError) -> Class,
+    progress: &Progress,
 ) -> Vec<(String, Result<Pulled, CliError>)> {
     let targets = expand(sources, deadlines.start());
+    progress.start(targets.len());
     let results: Vec<Mutex<Option<Result<Pulled>>>> =
         targets.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
@@ -90,6 +94,7 @@ pub fn pull_all(
                 if let Ok(mut slot) = results[index].lock() {
                     *slot = Some(result);
                 }
+                progress.tick();
             };
             let spawned = std::thread::Builder::new()
                 .stack_size(THREAD_STACK)

@@ -13,6 +13,7 @@ mod layout;
 mod net;
 mod output;
 mod pki;
+mod progress;
 mod pull;
 mod roots;
 mod sync;

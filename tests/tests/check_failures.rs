@@ -181,3 +181,61 @@ fn a_lone_refused_endpoint_is_critical_not_unknown() {
     run.assert_code(health::CRITICAL);
     assert_status(&run, "CRITICAL", TEST_NAME);
 }
+
+/// Listeners on 127.0.0.1 that never answer: the kernel completes the TCP handshake, nobody
+/// reads, so every pull lasts its whole deadline.
+fn silent_listeners(n: usize) -> Vec<std::net::TcpListener> {
+    (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a silent listener"))
+        .collect()
+}
+
+fn targets_of(listeners: &[std::net::TcpListener]) -> String {
+    listeners
+        .iter()
+        .map(|l| format!("{}\n", l.local_addr().expect("listener address")))
+        .collect()
+}
+
+#[test]
+fn a_long_run_on_a_terminal_draws_a_progress_bar_on_stderr() {
+    let listeners = silent_listeners(20);
+    let dir = certpull_tests::tempdir();
+    let targets = certpull_tests::fleet::write_targets(dir.path(), &targets_of(&listeners));
+    // `script` gives certpull a pseudo-terminal for stdout and stderr alike.
+    let command = format!(
+        "'{}' check {TEST_NAME} --targets '{}' --timeout 1s",
+        certpull_tests::certpull_bin().display(),
+        targets.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run certpull check under script(1)");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(health::CRITICAL), "{screen}");
+    assert!(
+        screen.contains("/20 endpoints"),
+        "the bar counts the endpoints on the terminal:\n{screen}"
+    );
+    assert!(
+        screen.contains("CRITICAL"),
+        "the report follows the bar:\n{screen}"
+    );
+}
+
+#[test]
+fn a_long_run_into_a_pipe_draws_no_progress_bar() {
+    let listeners = silent_listeners(20);
+    let dir = certpull_tests::tempdir();
+    let targets = certpull_tests::fleet::write_targets(dir.path(), &targets_of(&listeners));
+    let targets = certpull_tests::fleet::arg(&targets);
+    let run = check(TEST_NAME, &[], &["--targets", &targets, "--timeout", "1s"]);
+    run.assert_code(health::CRITICAL);
+    assert!(
+        !run.stderr.contains("endpoints") && !run.stdout.contains("endpoints  "),
+        "no progress bar without a terminal\n{}",
+        run.describe()
+    );
+}

@@ -17,6 +17,7 @@ use crate::exit::{CliError, Result};
 use crate::layout::Outputs;
 use crate::net::Endpoint;
 use crate::output::unix_now;
+use crate::progress::Progress;
 use crate::pull::{self, Pulled};
 use crate::roots;
 use crate::sync::config;
@@ -178,6 +179,7 @@ fn audit(subject: &Subject, args: &CheckArgs, thresholds: Thresholds) -> Result<
         Deadlines::PerEndpoint(args.timeout),
         usize::from(args.concurrency),
         pull::class_of,
+        &Progress::labelled(&subject.name),
     );
     let now = unix_now();
     let mut rows: Vec<Row> = results

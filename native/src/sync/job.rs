@@ -15,6 +15,7 @@ use crate::exit::{Class, CliError, Result};
 use crate::layout::Outputs;
 use crate::net::{Deadline, Endpoint};
 use crate::output::unix_now;
+use crate::progress::Progress;
 use crate::pull;
 
 /// Sources pulled at once, at most.
@@ -143,6 +144,7 @@ fn sync(job: &Job, source_reports: &mut Vec<SourceReport>) -> Result<JobOutcome>
         Deadlines::Shared(deadline),
         SOURCES_AT_ONCE,
         class_of,
+        &Progress::hidden(),
     );
     let now = unix_now();
     let mut decisions = Vec::new();
