@@ -115,13 +115,15 @@ impl Dialogue for Xmpp {
                 let Some(end) = element_end(&self.buffer, "stream:features") else {
                     return Ok(Progress::NeedsInput);
                 };
-                let features = self.buffer.get(..end).unwrap_or_default();
+                // Only what is inside the features element counts: the stream header (or
+                // anything before it) naming the TLS namespace offers nothing.
+                let start = find(&self.buffer, b"<stream:features").unwrap_or(0);
+                let features = self.buffer.get(start..end).unwrap_or_default();
                 let offered = find(features, b"<starttls").is_some()
                     && find(features, TLS_NAMESPACE.as_bytes()).is_some();
                 if !offered {
-                    let start = find(features, b"<stream:features").unwrap_or(0);
                     return Err(StarttlsFailure::NotOffered {
-                        reply: quote(features.get(start..).unwrap_or_default()),
+                        reply: quote(features),
                     });
                 }
                 self.buffer.drain(..end);
@@ -193,6 +195,26 @@ mod tests {
             ],
         );
         assert!(matches!(result, Err(StarttlsFailure::NotOffered { .. })));
+    }
+
+    #[test]
+    fn the_tls_namespace_outside_the_features_offers_nothing() {
+        // Found by the starttls fuzz target: the namespace in the stream header, a <starttls>
+        // in another namespace inside the features.
+        let mut xmpp = Xmpp::new(String::from("example.org"));
+        let (sent, result) = run(
+            &mut xmpp,
+            &[
+                b"<stream:stream id='urn:ietf:params:xml:ns:xmpp-tls' version='1.0'>",
+                b"<stream:features><starttls xmlns='urn:example:other'/></stream:features>",
+                b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+            ],
+        );
+        assert!(
+            matches!(result, Err(StarttlsFailure::NotOffered { .. })),
+            "{result:?}"
+        );
+        assert!(!String::from_utf8(sent).unwrap().contains("<starttls"));
     }
 
     #[test]
