@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use certpull_fuzz::targets::{self, session};
+use certpull_fuzz::targets::{self, session, starttls};
 
 fn inputs(dir: &str, target: &str) -> Vec<(String, Vec<u8>)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir).join(target);
@@ -54,6 +54,78 @@ fn recorded_server_flights_replay_to_a_complete_pull() {
                 assert_eq!(outcome.verdict, certpull_core::Verdict::Valid, "{name}");
             }
             session::End::Failed(error) => panic!("{name}: {error}"),
+        }
+    }
+}
+
+#[test]
+fn starttls_dialogues_hand_over_on_a_go_ahead_and_fail_on_a_refusal() {
+    let seeds = inputs("corpus", "starttls");
+    let protocols: std::collections::HashSet<&str> = seeds
+        .iter()
+        .map(|(_, data)| starttls::protocol(data[0]).name())
+        .collect();
+    assert_eq!(
+        protocols.len(),
+        certpull_core::Protocol::ALL.len(),
+        "a seed per protocol"
+    );
+    for (name, data) in seeds {
+        let end = starttls::drive(&data);
+        if name.contains("-ok") {
+            assert_eq!(end, starttls::End::HandedOver, "{name}");
+        } else {
+            match end {
+                starttls::End::Failed(certpull_core::PullError::Starttls(error)) => {
+                    assert_eq!(error.protocol, starttls::protocol(data[0]), "{name}")
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn recorded_handshakes_are_observed() {
+    use certpull_core::observe::{ClientObserver, Progress, ServerObserver, TLS1_2, TLS1_3};
+
+    let seeds = inputs("corpus", "observe");
+    let stream = |name: &str| {
+        let (_, data) = seeds
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        session::Plan::parse(data).data.to_vec()
+    };
+    for version in ["tls12", "tls13"] {
+        let mut client = ClientObserver::new();
+        assert_eq!(
+            client.feed(&stream(&format!("seed-{version}-client"))),
+            Ok(Progress::Complete)
+        );
+        let hello = client.client_hello().unwrap();
+        assert_eq!(
+            hello.server_name.as_deref(),
+            Some(certpull_fuzz::pki::SERVER_NAME)
+        );
+        assert_eq!(hello.alpn, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+
+        let mut server = ServerObserver::new();
+        assert_eq!(
+            server.feed(&stream(&format!("seed-{version}-server"))),
+            Ok(Progress::Complete)
+        );
+        let flight = server.flight().unwrap();
+        if version == "tls12" {
+            assert_eq!(hello.max_offered_version(), Some(TLS1_2));
+            assert_eq!(flight.hello.version, TLS1_2);
+            let served = certpull_fuzz::pki::Pki::get(certpull_fuzz::pki::LeafKind::EcdsaP256)
+                .served_chain();
+            assert_eq!(flight.certificates.as_ref(), Some(&served));
+        } else {
+            assert_eq!(hello.max_offered_version(), Some(TLS1_3));
+            assert_eq!(flight.hello.version, TLS1_3);
+            assert_eq!(flight.certificates, None);
         }
     }
 }

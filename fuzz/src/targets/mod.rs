@@ -2,9 +2,11 @@
 
 pub mod chain;
 pub mod key;
+pub mod observe;
 pub mod pem;
 pub mod policy;
 pub mod session;
+pub mod starttls;
 
 use std::sync::{Arc, OnceLock};
 
@@ -31,9 +33,13 @@ pub fn run(target: &str, input: &[u8]) {
         "key" => key::run(input),
         "policy" => policy::run(input),
         "session" => session::run(input),
+        "starttls" => starttls::run(input),
+        "observe" => observe::run(input),
         other => panic!("unknown target {other}"),
     }
 }
 
 /// Every target's name.
-pub const ALL: [&str; 5] = ["pem", "chain", "key", "policy", "session"];
+pub const ALL: [&str; 7] = [
+    "pem", "chain", "key", "policy", "session", "starttls", "observe",
+];
