@@ -50,202 +50,33 @@ case "$RUNS" in
 esac
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/bench-common.sh
+. scripts/lib/bench-common.sh
 
-step() {
-    printf '\n==> %s\n' "$*"
-}
-
-# --- clean-up, armed before anything is created -------------------------------------------
-TMP=""
-NGINX_PID=""
-HYPERFINE_PID=""
-cleanup() {
-    local status=$?
-    if [ -n "$HYPERFINE_PID" ] && kill -0 "$HYPERFINE_PID" 2>/dev/null; then
-        kill "$HYPERFINE_PID" 2>/dev/null || true
-        wait "$HYPERFINE_PID" 2>/dev/null || true
-    fi
-    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
-        kill "$NGINX_PID" 2>/dev/null || true
-        wait "$NGINX_PID" 2>/dev/null || true
-    fi
-    if [ -n "$TMP" ] && [ -d "$TMP" ]; then
-        # A run interrupted mid-write may still be renaming files in for a moment: retry.
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            rm -rf -- "$TMP" 2>/dev/null && break
-            sleep 0.1
-        done
-        [ ! -e "$TMP" ] || echo "warning: could not remove $TMP" >&2
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# --- tools ----------------------------------------------------------------------------------
-find_nginx() {
-    local candidate
-    for candidate in "$(command -v nginx || true)" /usr/sbin/nginx /usr/local/sbin/nginx \
-        /usr/local/nginx/sbin/nginx; do
-        if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-            echo "$candidate"
-            return 0
-        fi
-    done
-    return 1
-}
-NGINX=$(find_nginx) || { echo "nginx not found (apt-get install nginx-light)" >&2; exit 1; }
-command -v openssl >/dev/null || { echo "openssl not found" >&2; exit 1; }
-
-if [ ! -x /usr/bin/time ]; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        step "Installing the 'time' package (for peak RSS)"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq time >/dev/null 2>&1 ||
-            { apt-get update -qq >/dev/null && apt-get install -y -qq time >/dev/null; }
-    else
-        echo "warning: /usr/bin/time missing and not root: peak RSS is skipped" >&2
-    fi
-fi
-
+bench_require_tools
 if [ "$USE_HYPERFINE" -eq 1 ] && ! command -v hyperfine >/dev/null; then
     echo "note: hyperfine not installed (apt-get install hyperfine); using a bash loop" >&2
     USE_HYPERFINE=0
 fi
 
-# --- build ----------------------------------------------------------------------------------
-step "Building certpull (release)"
-cargo build --release -p certpull
-BIN="$PWD/target/release/certpull"
-[ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/certpull-bench.XXXXXX")
-
-# --- PKI: root -> intermediate -> ECDSA P-256 leaf ------------------------------------------
-step "Test PKI (openssl, ECDSA P-256) in $TMP/pki"
-PKI="$TMP/pki"
-mkdir -p "$PKI"
-(
-    cd "$PKI"
-    genkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-    serial() { echo "0x$(openssl rand -hex 12)"; }
-
-    cat >root.ext <<'EOF'
-basicConstraints = critical, CA:true
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-EOF
-    cat >mid.ext <<'EOF'
-basicConstraints = critical, CA:true, pathlen:0
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-EOF
-    cat >leaf.ext <<EOF
-basicConstraints = critical, CA:false
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:$NAME
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-EOF
-
-    genkey root.key
-    openssl req -new -key root.key -subj "/CN=certpull bench root" -out root.csr
-    openssl x509 -req -in root.csr -signkey root.key -days 30 -sha256 \
-        -set_serial "$(serial)" -extfile root.ext -out ca.pem 2>/dev/null
-
-    genkey mid.key
-    openssl req -new -key mid.key -subj "/CN=certpull bench intermediate" -out mid.csr
-    openssl x509 -req -in mid.csr -CA ca.pem -CAkey root.key -days 30 -sha256 \
-        -set_serial "$(serial)" -extfile mid.ext -out mid.pem 2>/dev/null
-
-    genkey leaf.key
-    openssl req -new -key leaf.key -subj "/CN=$NAME" -out leaf.csr
-    openssl x509 -req -in leaf.csr -CA mid.pem -CAkey mid.key -days 30 -sha256 \
-        -set_serial "$(serial)" -extfile leaf.ext -out leaf.pem 2>/dev/null
-
-    cat leaf.pem mid.pem >fullchain.pem
-    openssl verify -CAfile ca.pem -untrusted mid.pem leaf.pem >/dev/null
-)
-CA="$PKI/ca.pem"
+bench_build_release
+bench_init certpull-bench
+BENCH_PROTOCOLS="$PROTOCOLS"
+bench_make_pki
 
 # --- nginx on a free loopback port ----------------------------------------------------------
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
-
-port_open() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-start_nginx() {
-    local ng="$TMP/nginx" port
-    mkdir -p "$ng"
-    port=$(free_port) || return 1
-    cat >"$ng/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $ng/nginx.pid;
-error_log $ng/error.log warn;
-events {}
-http {
-    access_log off;
-    client_body_temp_path $ng/client_body;
-    proxy_temp_path $ng/proxy;
-    fastcgi_temp_path $ng/fastcgi;
-    uwsgi_temp_path $ng/uwsgi;
-    scgi_temp_path $ng/scgi;
-    server {
-        listen 127.0.0.1:$port ssl;
-        server_name $NAME;
-        ssl_certificate $PKI/fullchain.pem;
-        ssl_certificate_key $PKI/leaf.key;
-        ssl_protocols $PROTOCOLS;
-        ssl_session_cache off;
-        ssl_session_tickets off;
-        location / { return 200 "certpull bench\n"; }
-    }
-}
-EOF
-    "$NGINX" -p "$ng" -c "$ng/nginx.conf" -e "$ng/error.log" </dev/null >"$ng/stdout.log" 2>&1 &
-    NGINX_PID=$!
-    for _ in $(seq 1 100); do
-        if ! kill -0 "$NGINX_PID" 2>/dev/null; then
-            wait "$NGINX_PID" 2>/dev/null || true
-            NGINX_PID=""
-            return 1
-        fi
-        if port_open "$port"; then
-            PORT=$port
-            return 0
-        fi
-        sleep 0.05
-    done
-    kill "$NGINX_PID" 2>/dev/null || true
-    wait "$NGINX_PID" 2>/dev/null || true
-    NGINX_PID=""
-    return 1
-}
-
 step "Starting nginx ($("$NGINX" -v 2>&1 | sed 's/^nginx version: //'))"
 PORT=""
+mkdir -p "$TMP/nginx"
 for attempt in 1 2 3 4 5; do
-    if start_nginx; then
+    candidate=$(bench_free_port) || continue
+    echo "listen 127.0.0.1:$candidate ssl;" >"$TMP/nginx/listen.conf"
+    if bench_start_nginx 127.0.0.1 "$candidate"; then
+        PORT=$candidate
         break
     fi
     echo "nginx did not start (attempt $attempt); error log:" >&2
-    tail -n 5 "$TMP/nginx/error.log" "$TMP/nginx/stdout.log" >&2 2>/dev/null || true
+    bench_nginx_log_tail
 done
 [ -n "$PORT" ] || { echo "could not start nginx" >&2; exit 1; }
 ADDR="127.0.0.1:$PORT"
@@ -286,12 +117,7 @@ for i in "${!COMMANDS[@]}"; do
     run_words "${COMMANDS[$i]}" || { echo "${LABELS[$i]} failed: ${COMMANDS[$i]}" >&2; exit 1; }
 done
 run_words "$CMD_INSECURE" || { echo "certpull-insecure failed" >&2; exit 1; }
-# shellcheck disable=SC2086
-S_CLIENT=$($CMD_OPENSSL -brief </dev/null 2>&1 || true)
-echo "openssl:  $(printf '%s\n' "$S_CLIENT" | grep -E '^(Protocol version|Ciphersuite|Verification):' |
-    sed 's/^[^:]*: *//' | paste -sd' ' -)"
-printf '%s\n' "$S_CLIENT" | grep -q '^Verification: OK' ||
-    { echo "openssl s_client did not verify the chain:"; printf '%s\n' "$S_CLIENT"; exit 1; } >&2
+bench_openssl_check "$ADDR"
 
 # --- timing -----------------------------------------------------------------------------------
 declare -A MEAN_MS=()
@@ -303,11 +129,8 @@ if [ "$USE_HYPERFINE" -eq 1 ]; then
         args+=(-n "${LABELS[$i]}" "${COMMANDS[$i]}")
     done
     # In the background and waited for, so that a TERM to this script is acted on at once.
-    hyperfine -N --warmup 5 --runs "$RUNS" --style basic \
-        --export-csv "$TMP/hyperfine.csv" "${args[@]}" </dev/null &
-    HYPERFINE_PID=$!
-    wait "$HYPERFINE_PID"
-    HYPERFINE_PID=""
+    bench_wait_for hyperfine -N --warmup 5 --runs "$RUNS" --style basic \
+        --export-csv "$TMP/hyperfine.csv" "${args[@]}" </dev/null
     # command,mean,stddev,median,user,system,min,max (seconds)
     while IFS=, read -r label mean sd _; do
         MEAN_MS[$label]=$(awk -v s="$mean" 'BEGIN { printf "%.3f", s * 1000 }')
