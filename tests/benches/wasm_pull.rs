@@ -4,6 +4,9 @@
 //! costs before a first pull: compiling it (Cranelift, cold), loading the precompiled module
 //! the hosts cache (`Module::deserialize_file`), and instantiating it (`PullHost::new`).
 //!
+//! `native_rustcrypto` runs the native pull with the module's provider (rustls-rustcrypto), so
+//! the ratio splits into what the provider costs and what the WASM runtime costs.
+//!
 //! Both pulls do the same work in the same order, the way `PullHost::pull_tcp` drives the
 //! module: parse the anchors PEM into a root store, set up the session, connect, run the
 //! handshake with the same feed/advance/output loop, then parse the chain's summary and
@@ -21,11 +24,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use certpull_core::pki_types::ServerName;
+use certpull_core::rustls::crypto::CryptoProvider;
 use certpull_core::rustls::RootCertStore;
 use certpull_core::{pem, CertSummary, FixedTime, PullConfig, PullSession, Status, Trust};
 use certpull_tests::wasmhost::{self, abi, PullHost};
 use certpull_tests::{start_nginx, KeyKind, LeafVariant, TestPki, TlsVersion, TEST_NAME};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use wasmtime::Module;
 
 fn now() -> u64 {
@@ -41,18 +45,24 @@ struct NativePull {
     chain_pem: String,
 }
 
-/// One pull natively, driven exactly like `PullHost::pull_tcp` drives the module.
-fn native_pull(addr: SocketAddr, name: &str, anchors_pem: &[u8], now: u64) -> NativePull {
+/// One pull natively with `provider`, driven exactly like `PullHost::pull_tcp` drives the
+/// module.
+fn native_pull(
+    provider: &Arc<CryptoProvider>,
+    addr: SocketAddr,
+    name: &str,
+    anchors_pem: &[u8],
+    now: u64,
+) -> NativePull {
     let mut roots = RootCertStore::empty();
     for cert in pem::decode_certificates(anchors_pem).expect("anchors PEM") {
         roots.add(cert).expect("anchor");
     }
     let server_name = ServerName::try_from(name.to_string()).expect("server name");
     let config = PullConfig::new(server_name, Trust::Verify(Arc::new(roots)));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut session = PullSession::new(
         &config,
-        provider,
+        provider.clone(),
         Arc::new(FixedTime::from_unix_seconds(now)),
     )
     .expect("session");
@@ -100,12 +110,17 @@ fn pull(c: &mut Criterion) {
         .expect("no trap");
     assert_eq!(wasm.status, abi::COMPLETE, "{wasm:#?}");
     assert_eq!(wasm.verdict, abi::VERDICT_VALID, "{wasm:#?}");
-    let native = native_pull(server.addr, &cert.name, anchors, now());
-    assert_eq!(
-        native.chain_pem, wasm.chain_pem,
-        "both pulls see the same chain"
-    );
-    assert_eq!(native.summaries.len(), cert.served.len());
+    let ring = Arc::new(rustls::crypto::ring::default_provider());
+    // The module's provider, natively: splits the ratio into provider and runtime.
+    let rustcrypto = Arc::new(rustls_rustcrypto::provider());
+    for provider in [&ring, &rustcrypto] {
+        let native = native_pull(provider, server.addr, &cert.name, anchors, now());
+        assert_eq!(
+            native.chain_pem, wasm.chain_pem,
+            "both pulls see the same chain"
+        );
+        assert_eq!(native.summaries.len(), cert.served.len());
+    }
 
     let mut group = c.benchmark_group("pull");
     group.bench_function("wasm_wasmtime", |b| {
@@ -117,16 +132,14 @@ fn pull(c: &mut Criterion) {
             black_box(pulled)
         })
     });
-    group.bench_function("native_ring", |b| {
-        b.iter(|| {
-            black_box(native_pull(
-                server.addr,
-                black_box(&cert.name),
-                anchors,
-                now(),
-            ))
-        })
-    });
+    for (label, provider) in [("native_ring", &ring), ("native_rustcrypto", &rustcrypto)] {
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let name = black_box(cert.name.as_str());
+                black_box(native_pull(provider, server.addr, name, anchors, now()))
+            })
+        });
+    }
     group.finish();
     drop(server);
 }
@@ -141,8 +154,9 @@ fn module(c: &mut Criterion) {
     std::fs::write(&cached, compiled.serialize().expect("serialize")).expect("write cwasm");
 
     let mut group = c.benchmark_group("module");
-    // Seconds per iteration: the fewest samples criterion takes.
+    // About a second per compile: the fewest samples criterion takes, one iteration each.
     group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
     group.bench_function("compile_cold", |b| {
         b.iter(|| Module::new(engine, black_box(&bytes)).expect("compile"))
     });

@@ -228,13 +228,17 @@ pub struct PullState {
     pub random_bytes: usize,
 }
 
+/// `certpull_session_new_with_flags(name, name_len, starttls, anchors, anchors_len,
+/// unix_seconds, flags)`.
+type SessionNew = TypedFunc<(u32, u32, u32, u32, u32, u64, u32), i32>;
+
 /// One instance of the pull module.
 pub struct PullHost {
     store: Store<PullState>,
     memory: Memory,
     alloc: TypedFunc<u32, u32>,
     free: TypedFunc<(u32, u32), ()>,
-    new: TypedFunc<(u32, u32, u32, u32, u32, u64, u32), i32>,
+    new: SessionNew,
     feed: TypedFunc<(i32, u32, u32), i32>,
     feed_eof: TypedFunc<i32, i32>,
     advance: TypedFunc<i32, i32>,
@@ -971,6 +975,9 @@ impl ProxyHost {
 // Recording real traffic
 // ---------------------------------------------------------------------------------------------
 
+/// Pieces of a connection, each with its direction, in the order they were read.
+pub type Recording = Vec<(Flow, Vec<u8>)>;
+
 /// The direction of a recorded piece.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -982,13 +989,10 @@ pub enum Flow {
 
 /// Runs `client` against a relay on 127.0.0.1 that forwards to `server` and records every piece
 /// read in each direction, in the order read. Returns the recording once both sides closed.
-pub fn record_through_relay(
-    server: SocketAddr,
-    client: impl FnOnce(SocketAddr),
-) -> Vec<(Flow, Vec<u8>)> {
+pub fn record_through_relay(server: SocketAddr, client: impl FnOnce(SocketAddr)) -> Recording {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
     let relay_addr = listener.local_addr().expect("relay address");
-    let log: Arc<Mutex<Vec<(Flow, Vec<u8>)>>> = Arc::default();
+    let log: Arc<Mutex<Recording>> = Arc::default();
     let relay = {
         let log = log.clone();
         thread::spawn(move || {
@@ -1006,7 +1010,7 @@ pub fn record_through_relay(
                             Ok(0) | Err(_) => break,
                             Ok(n) => {
                                 {
-                                    let mut log: std::sync::MutexGuard<'_, Vec<(Flow, Vec<u8>)>> =
+                                    let mut log: std::sync::MutexGuard<'_, Recording> =
                                         log.lock().expect("log");
                                     log.push((flow, buf[..n].to_vec()));
                                 }

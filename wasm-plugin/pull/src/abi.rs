@@ -32,7 +32,9 @@ static TABLE: Mutex<Table> = Mutex::new(Table {
 fn table() -> std::sync::MutexGuard<'static, Table> {
     // A panic aborts the module (panic = "abort"); on a host build a poisoned lock is still
     // consistent, every update being a single assignment.
-    TABLE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    TABLE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Handles are `generation << 8 | (index + 1)`, positive, so a freed handle is not mistaken for
@@ -290,7 +292,11 @@ pub extern "C" fn certpull_session_output_len(handle: i32) -> i32 {
 /// # Safety
 /// `out` must point to `cap` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn certpull_session_take_output(handle: i32, out: *mut u8, cap: usize) -> i32 {
+pub unsafe extern "C" fn certpull_session_take_output(
+    handle: i32,
+    out: *mut u8,
+    cap: usize,
+) -> i32 {
     // SAFETY: forwarded from the caller.
     let Some(buffer) = (unsafe { output(out, cap) }) else {
         return ERR_ARGUMENT;
@@ -448,7 +454,10 @@ mod tests {
         let text = b"0123456789";
         let mut small = [0u8; 4];
         // SAFETY: a valid buffer.
-        assert_eq!(unsafe { copy_out(text, small.as_mut_ptr(), small.len()) }, 10);
+        assert_eq!(
+            unsafe { copy_out(text, small.as_mut_ptr(), small.len()) },
+            10
+        );
         assert_eq!(&small, b"0123");
         // SAFETY: a zero capacity writes nothing.
         assert_eq!(unsafe { copy_out(text, std::ptr::null_mut(), 0) }, 10);

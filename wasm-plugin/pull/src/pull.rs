@@ -287,7 +287,10 @@ impl Pull {
 
     /// The error's text (empty without an error).
     pub fn error_text(&self) -> String {
-        self.error.as_ref().map(|e| e.to_string()).unwrap_or_default()
+        self.error
+            .as_ref()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     }
 
     /// The outcome, as JSON (see the README for the fields).
@@ -344,7 +347,11 @@ fn cert_json(summary: &CertSummary, der: &CertificateDer<'_>, now: u64) -> Strin
     json.string("subject", &summary.subject);
     json.string("issuer", &summary.issuer);
     json.strings("dns_names", summary.dns_names.iter().map(String::as_str));
-    let ips: Vec<String> = summary.ip_addresses.iter().map(|ip| ip.to_string()).collect();
+    let ips: Vec<String> = summary
+        .ip_addresses
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect();
     json.strings("ip_addresses", ips.iter().map(String::as_str));
     json.string("serial", &summary.serial);
     json.string("not_before", &summary.not_before_text);
@@ -386,7 +393,10 @@ mod tests {
     fn bad_arguments_are_refused_with_their_code() {
         let error = Pull::new("not a name!", 0, b"", 0, 0).unwrap_err();
         assert_eq!(error.0, ERR_ARGUMENT);
-        assert_eq!(Pull::new("a.example", 99, b"", 0, 0).unwrap_err().0, ERR_ARGUMENT);
+        assert_eq!(
+            Pull::new("a.example", 99, b"", 0, 0).unwrap_err().0,
+            ERR_ARGUMENT
+        );
         let error = Pull::new("a.example", 0, b"no pem here", 0, 0).unwrap_err();
         assert_eq!(error.0, ERR_CONFIG, "{}", error.1);
     }
@@ -403,7 +413,11 @@ mod tests {
         assert_eq!(pull.verdict(), VERDICT_NONE);
         pull.feed_eof();
         assert_eq!(pull.advance(), ERR_CLOSED);
-        assert!(pull.error_text().contains("closed"), "{}", pull.error_text());
+        assert!(
+            pull.error_text().contains("closed"),
+            "{}",
+            pull.error_text()
+        );
         let json = pull.summary_json();
         assert!(json.contains("\"error\":{\"code\":\"closed\""), "{json}");
         assert!(json.ends_with("\"chain\":[]}"), "{json}");
