@@ -39,7 +39,7 @@ command -v gzip >/dev/null || { echo "gzip not found" >&2; exit 1; }
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$PWD/$TARGET_DIR" ;; esac
 
-# The same build as tests/src/wasmhost.rs: both crates, their own target directory, no RUSTFLAGS.
+# The same build as tests/src/wasmhost/mod.rs: both crates, their own target directory, no RUSTFLAGS.
 build_modules() {
     local dir=$1
     env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS CARGO_TARGET_DIR="$dir" \
