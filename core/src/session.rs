@@ -407,8 +407,11 @@ impl PullSession {
             return PullError::ChainTooLarge { certs, bytes };
         }
         if let (Error::InvalidCertificate(cert_error), Some(chain)) = (&error, &capture.chain) {
+            // The verdict's failure (with its context) when the verifier refused the chain;
+            // otherwise the chain passed (or was only captured) and the handshake signature
+            // check failed: a leaf that cannot be parsed or that did not sign.
             let failure = match &capture.verdict {
-                Some(Verdict::Invalid(failure)) => failure.clone(),
+                Some(Verdict::Invalid(failure)) if capture.refused => failure.clone(),
                 _ => ValidationFailure::from_rustls(cert_error),
             };
             return PullError::Rejected(alloc::boxed::Box::new(RejectedChain {

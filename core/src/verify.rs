@@ -44,6 +44,9 @@ pub(crate) struct Capture {
     pub(crate) verdict: Option<Verdict>,
     /// Set when the chain was over the limits: (certificates, bytes).
     pub(crate) oversized: Option<(usize, usize)>,
+    /// Whether the verifier itself ended the handshake over the verdict (enforcing mode). When
+    /// not, a later certificate error came from the handshake signature check instead.
+    pub(crate) refused: bool,
 }
 
 #[derive(Debug)]
@@ -121,14 +124,16 @@ impl ServerCertVerifier for CapturingVerifier {
                 }
             }
         };
+        let refusal = refusal.filter(|_| self.enforce);
         {
             let mut capture = self.capture.lock();
             capture.chain = Some(chain);
             capture.verdict = Some(verdict);
+            capture.refused = refusal.is_some();
         }
         match refusal {
-            Some(error) if self.enforce => Err(error),
-            _ => Ok(ServerCertVerified::assertion()),
+            Some(error) => Err(error),
+            None => Ok(ServerCertVerified::assertion()),
         }
     }
 

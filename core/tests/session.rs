@@ -181,6 +181,29 @@ fn capture_only_completes_and_reports_the_verdict() {
 }
 
 #[test]
+fn a_leaf_that_did_not_sign_the_handshake_is_a_bad_signature_in_every_mode() {
+    // The chain is public: an impostor can replay it, but cannot sign with its key. Whatever
+    // the trust mode, the pull fails on the handshake signature, and says so (not the
+    // verdict of a chain that was only being captured).
+    let pki = TestPki::new(KeyKind::EcdsaP256, &[NAME], CURRENT);
+    let impostor = TestPki::new(KeyKind::EcdsaP256, &[NAME], CURRENT);
+    let untrusted = TestPki::new(KeyKind::EcdsaP256, &[NAME], CURRENT);
+    let configs = [
+        verify(&pki, NAME),
+        PullConfig::new(name(NAME), Trust::CaptureOnly(None)),
+        PullConfig::new(name(NAME), Trust::CaptureOnly(Some(untrusted.roots()))),
+    ];
+    for version in [&TLS12, &TLS13] {
+        for config in &configs {
+            let server = impostor_server(version, pki.served_chain(), &impostor.leaf_key);
+            let rejected = rejected(pull_in_process(server, config, 1000));
+            assert_eq!(rejected.failure, ValidationFailure::BadSignature);
+            assert_eq!(rejected.chain, pki.served_chain());
+        }
+    }
+}
+
+#[test]
 fn chain_over_the_certificate_limit_is_refused() {
     let pki = TestPki::new(KeyKind::EcdsaP256, &[NAME], CURRENT);
     let mut config = verify(&pki, NAME);

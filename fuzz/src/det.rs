@@ -16,7 +16,7 @@
 //! ServerKeyExchange for P-256/P-384): from there on that run's client key is not
 //! reproducible, which only changes bytes the client sends, never what it accepts.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 use std::sync::Arc;
 
 use rustls::crypto::{
@@ -28,18 +28,25 @@ use rustls::{Error, NamedGroup, PeerMisbehaved};
 /// The seed every session target run starts from (also the one the seeds were recorded with).
 pub const SEED: u64 = 0x6365_7274_7075_6c6c; // "certpull"
 
-static STATE: AtomicU64 = AtomicU64::new(SEED);
+thread_local! {
+    // One stream per thread: libFuzzer runs one input at a time on one thread, but `cargo
+    // test` replays corpora on several at once, and a shared stream would make each thread's
+    // ClientHello depend on the others' (the recorded flights would then no longer match).
+    static STATE: Cell<u64> = const { Cell::new(SEED) };
+}
 
-/// Restarts the randomness stream from `seed`.
+/// Restarts this thread's randomness stream from `seed`.
 pub fn reset(seed: u64) {
-    STATE.store(seed, Ordering::SeqCst);
+    STATE.set(seed);
 }
 
 /// SplitMix64: small, fast, and plenty for a fuzzer (this is not a CSPRNG, on purpose).
 fn next_u64() -> u64 {
-    let mut z = STATE
-        .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::SeqCst)
-        .wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = STATE.with(|state| {
+        let next = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(next);
+        next
+    });
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

@@ -6,6 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use certpull_core::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use certpull_core::rustls::crypto::{ring, CryptoProvider};
+use certpull_core::rustls::server::{ClientHello, ResolvesServerCert};
+use certpull_core::rustls::sign::CertifiedKey;
 use certpull_core::rustls::{
     RootCertStore, ServerConfig, ServerConnection, SupportedProtocolVersion,
 };
@@ -114,6 +116,35 @@ impl TestPki {
                 .unwrap(),
         )
     }
+}
+
+/// A server that presents `chain` but signs the handshake with `signing_key`: an impostor
+/// replaying someone else's public chain. rustls' own config builders refuse the mismatch, so
+/// the certificate is resolved by hand.
+pub fn impostor_server(
+    version: &'static SupportedProtocolVersion,
+    chain: Vec<CertificateDer<'static>>,
+    signing_key: &PrivateKeyDer<'static>,
+) -> Arc<ServerConfig> {
+    #[derive(Debug)]
+    struct Fixed(Arc<CertifiedKey>);
+    impl ResolvesServerCert for Fixed {
+        fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+    let key = provider()
+        .key_provider
+        .load_private_key(signing_key.clone_key())
+        .unwrap();
+    let resolver = Fixed(Arc::new(CertifiedKey::new(chain, key)));
+    Arc::new(
+        ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(resolver)),
+    )
 }
 
 pub fn provider() -> Arc<CryptoProvider> {

@@ -36,7 +36,8 @@ use std::sync::{Arc, OnceLock};
 
 use certpull_core::rustls::RootCertStore;
 use certpull_core::{
-    FixedTime, Limits, PullConfig, PullError, PullOutcome, PullSession, Status, Trust, Verdict,
+    FixedTime, Limits, PullConfig, PullError, PullOutcome, PullSession, Status, Trust,
+    ValidationFailure, Verdict,
 };
 
 use crate::det;
@@ -334,9 +335,20 @@ fn check_outcome(outcome: &PullOutcome, kind: TrustKind, limits: &Limits) {
 fn after_error(mut session: PullSession, error: PullError, kind: TrustKind, limits: &Limits) -> End {
     match &error {
         PullError::Rejected(rejected) => {
+            // Capture-only mode judges no chain, but the handshake signature is always
+            // checked: a leaf that cannot be parsed, or that did not make the signature, still
+            // ends the pull (and the chain is reported).
+            let signature_failure = matches!(
+                rejected.failure,
+                ValidationFailure::BadEncoding
+                    | ValidationFailure::BadSignature
+                    | ValidationFailure::UnsupportedSignatureAlgorithm
+                    | ValidationFailure::Other(_)
+            );
             assert!(
-                matches!(kind, TrustKind::Verify | TrustKind::VerifyEcdsaRootOnly),
-                "chain rejected in capture-only mode: {error:?}"
+                matches!(kind, TrustKind::Verify | TrustKind::VerifyEcdsaRootOnly)
+                    || signature_failure,
+                "chain rejected in capture-only mode for its validation: {error:?}"
             );
             assert!(!rejected.chain.is_empty());
             let _ = rejected.failure.code();
