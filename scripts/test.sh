@@ -82,14 +82,18 @@ done
 rustc --version
 cargo --version
 
-step "cargo fmt --all --check"
+step "cargo fmt --check (the workspace, and the fuzz crate's own workspace)"
 cargo fmt --all --check
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 
 step "cargo build -p certpull"
 cargo build -p certpull
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo clippy of the fuzz crate (stable: its targets and helpers, not libFuzzer's flags)"
+cargo clippy --manifest-path fuzz/Cargo.toml --locked --all-targets -- -D warnings
 
 step "cargo clippy of the WASM plugins for wasm32 (their proxy-wasm glue builds only there)"
 # On their own (-p): unified with native's crates, rustls' `ring` feature would reach the wasm.

@@ -40,6 +40,13 @@ fn main() {
                 targets::run(&target, &data);
             }
         });
-        println!("{}", if result.is_ok() { "properties hold" } else { "PROPERTY FAILED" });
+        println!(
+            "{}",
+            if result.is_ok() {
+                "properties hold"
+            } else {
+                "PROPERTY FAILED"
+            }
+        );
     }
 }

@@ -61,16 +61,28 @@ fn pem_seeds() {
     let chain = encode_chain(&ecdsa.served_chain());
     write("pem", "chain", chain.as_bytes());
     let mixed = format!("{}{}", keys::P256_PKCS8, encode_chain(&rsa.served_chain()));
-    write("pem", "key-then-chain-crlf", mixed.replace('\n', "\r\n").as_bytes());
-    let root = encode_chain(&[rsa.root.clone()]);
+    write(
+        "pem",
+        "key-then-chain-crlf",
+        mixed.replace('\n', "\r\n").as_bytes(),
+    );
+    let root = encode_chain(std::slice::from_ref(&rsa.root));
     write("pem", "truncated", &root.as_bytes()[..root.len() / 2]);
-    write("pem", "der-elements", &[ecdsa.leaf.as_ref(), ecdsa.root.as_ref()].concat());
+    write(
+        "pem",
+        "der-elements",
+        &[ecdsa.leaf.as_ref(), ecdsa.root.as_ref()].concat(),
+    );
 }
 
 fn chain_seeds() {
     let ecdsa = Pki::get(LeafKind::EcdsaP256);
     let rsa = Pki::get(LeafKind::Rsa2048);
-    write("chain", "ecdsa-leaf-and-intermediate", &[ecdsa.leaf.as_ref(), ecdsa.intermediate.as_ref()].concat());
+    write(
+        "chain",
+        "ecdsa-leaf-and-intermediate",
+        &[ecdsa.leaf.as_ref(), ecdsa.intermediate.as_ref()].concat(),
+    );
     write("chain", "rsa-leaf", &rsa.leaf);
     write("chain", "root", &rsa.root);
     // A leaf with IP SANs and a wildcard, from the policy fixture.
@@ -84,13 +96,34 @@ fn key_seeds() {
     let rsa = Pki::get(LeafKind::Rsa2048);
     let ed25519 = certpull_fuzz::pki::ed25519_key(20).serialize_pem();
     let seeds: [(&str, Vec<u8>); 7] = [
-        ("pem-p256-pkcs8", key::join(0, keys::P256_PKCS8.as_bytes(), &ecdsa.leaf)),
-        ("pem-rsa-pkcs1", key::join(0, keys::RSA2048_PKCS1.as_bytes(), &rsa.leaf)),
-        ("pem-p384-sec1", key::join(0, keys::P384_SEC1.as_bytes(), &ecdsa.leaf)),
-        ("pem-ed25519", key::join(0, ed25519.as_bytes(), &Fixture::get().certs[2])),
-        ("der-pkcs8-rsa", key::join(1, &key_der(keys::RSA2048_PKCS8), &rsa.leaf)),
-        ("der-sec1-p256", key::join(2, &key_der(keys::P256_SEC1), &ecdsa.leaf)),
-        ("der-pkcs1-rsa", key::join(3, &key_der(keys::RSA2048_PKCS1), &rsa.leaf)),
+        (
+            "pem-p256-pkcs8",
+            key::join(0, keys::P256_PKCS8.as_bytes(), &ecdsa.leaf),
+        ),
+        (
+            "pem-rsa-pkcs1",
+            key::join(0, keys::RSA2048_PKCS1.as_bytes(), &rsa.leaf),
+        ),
+        (
+            "pem-p384-sec1",
+            key::join(0, keys::P384_SEC1.as_bytes(), &ecdsa.leaf),
+        ),
+        (
+            "pem-ed25519",
+            key::join(0, ed25519.as_bytes(), &Fixture::get().certs[2]),
+        ),
+        (
+            "der-pkcs8-rsa",
+            key::join(1, &key_der(keys::RSA2048_PKCS8), &rsa.leaf),
+        ),
+        (
+            "der-sec1-p256",
+            key::join(2, &key_der(keys::P256_SEC1), &ecdsa.leaf),
+        ),
+        (
+            "der-pkcs1-rsa",
+            key::join(3, &key_der(keys::RSA2048_PKCS1), &rsa.leaf),
+        ),
     ];
     for (name, data) in seeds {
         write("key", name, &data);
@@ -103,7 +136,9 @@ fn policy_seeds() {
         let mut state = seed;
         let data: Vec<u8> = (0..1024)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (state >> 56) as u8
             })
             .collect();
@@ -122,8 +157,16 @@ impl Drop for Server {
 
 /// Starts `openssl s_server` for one connection on a free loopback port.
 fn start_server(dir: &Path, pki: &Pki, tls13: bool) -> (Server, u16) {
-    fs::write(dir.join("leaf.pem"), encode_chain(&[pki.leaf.clone()])).unwrap();
-    fs::write(dir.join("chain.pem"), encode_chain(&[pki.intermediate.clone()])).unwrap();
+    fs::write(
+        dir.join("leaf.pem"),
+        encode_chain(std::slice::from_ref(&pki.leaf)),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("chain.pem"),
+        encode_chain(std::slice::from_ref(&pki.intermediate)),
+    )
+    .unwrap();
     fs::write(dir.join("key.pem"), pki.leaf_key_pem).unwrap();
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -142,11 +185,23 @@ fn start_server(dir: &Path, pki: &Pki, tls13: bool) -> (Server, u16) {
         .arg(dir.join("key.pem"))
         .arg(if tls13 { "-tls1_3" } else { "-tls1_2" })
         .args(["-naccept", "1"])
-        .args(if debug { &["-msg", "-state"][..] } else { &["-quiet"][..] })
+        .args(if debug {
+            &["-msg", "-state"][..]
+        } else {
+            &["-quiet"][..]
+        })
         // s_server quits at end of its standard input: keep a pipe open until it is killed.
         .stdin(Stdio::piped())
-        .stdout(if debug { Stdio::inherit() } else { Stdio::null() })
-        .stderr(if debug { Stdio::inherit() } else { Stdio::null() })
+        .stdout(if debug {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .stderr(if debug {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .expect("openssl s_server (is openssl installed?)");
     (Server(child), port)
@@ -168,7 +223,9 @@ fn record(port: u16) -> Vec<u8> {
     let (config, now) = session::config(0);
     let mut session = session::new_session(&config, now);
     let mut stream = connect(port);
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut received = Vec::new();
     let mut buf = [0u8; 16384];
     loop {
@@ -188,7 +245,9 @@ fn record(port: u16) -> Vec<u8> {
             continue;
         }
         received.extend_from_slice(&buf[..n]);
-        session.feed(&buf[..n]).unwrap_or_else(|e: PullError| panic!("feed: {e}"));
+        session
+            .feed(&buf[..n])
+            .unwrap_or_else(|e: PullError| panic!("feed: {e}"));
     }
 }
 
@@ -212,7 +271,10 @@ fn session_seeds() {
             write("session", &name, &whole);
             if kind == LeafKind::Rsa2048 {
                 let chunked = session::Plan::encode(0, &[1, 5, 100, 1000, 0], &flight);
-                assert!(matches!(session::drive(&chunked), session::End::Complete(_)));
+                assert!(matches!(
+                    session::drive(&chunked),
+                    session::End::Complete(_)
+                ));
                 write("session", &format!("{name}-chunked"), &chunked);
             }
         }

@@ -8,8 +8,7 @@
 use std::sync::{Arc, OnceLock};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    SanType,
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::RootCertStore;
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName};
@@ -116,9 +115,10 @@ impl Pki {
 
         let mut mid_params = CertificateParams::new(Vec::<String>::new()).expect("params");
         mid_params.distinguished_name = rcgen::DistinguishedName::new();
-        mid_params
-            .distinguished_name
-            .push(DnType::CommonName, format!("certpull fuzz intermediate {tag}"));
+        mid_params.distinguished_name.push(
+            DnType::CommonName,
+            format!("certpull fuzz intermediate {tag}"),
+        );
         mid_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         mid_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         mid_params.not_before = rcgen::date_time_ymd(2024, 1, 1);

@@ -51,7 +51,11 @@ mod tests {
         let pieces = split(&data);
         assert_eq!(
             pieces,
-            [&[0x30, 0x01, 0xaa][..], &[0x30, 0x81, 0x01, 0xbb], &[0x02, 0x05, 0x01]]
+            [
+                &[0x30, 0x01, 0xaa][..],
+                &[0x30, 0x81, 0x01, 0xbb],
+                &[0x02, 0x05, 0x01]
+            ]
         );
         assert_eq!(pieces.concat(), data);
         assert!(split(&[]).is_empty());

@@ -42,7 +42,10 @@ pub fn run(data: &[u8]) {
             assert!(error.index < chain.len(), "error index out of range");
             assert!(CertSummary::parse(&chain[error.index]).is_err());
             for der in &chain[..error.index] {
-                assert!(CertSummary::parse(der).is_ok(), "parse_chain skipped a failure");
+                assert!(
+                    CertSummary::parse(der).is_ok(),
+                    "parse_chain skipped a failure"
+                );
             }
             let text = error.to_string();
             assert!(text.starts_with(&format!("certificate {} ", error.index + 1)));
@@ -66,7 +69,7 @@ fn check_summary(der: &[u8], summary: &CertSummary) {
 
     assert_eq!(summary.sha256, sha256(der));
     assert!(!summary.serial.is_empty());
-    assert!(summary.serial.len() % 2 == 0);
+    assert!(summary.serial.len().is_multiple_of(2));
     assert!(summary
         .serial
         .bytes()

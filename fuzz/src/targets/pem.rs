@@ -17,7 +17,10 @@ pub fn run(data: &[u8]) {
         check_encoding(&text, certs.len());
         let again = decode_certificates(text.as_bytes())
             .unwrap_or_else(|e| panic!("re-encoded PEM does not decode: {e}\n{text}"));
-        assert_eq!(again, certs, "decode → encode → decode changed the DER list");
+        assert_eq!(
+            again, certs,
+            "decode → encode → decode changed the DER list"
+        );
     }
 
     let chain: Vec<CertificateDer<'static>> = crate::tlv::split(data)
@@ -39,7 +42,10 @@ fn check_encoding(text: &str, count: usize) {
     assert!(text.is_ascii());
     assert!(text.ends_with('\n'));
     assert!(!text.contains('\r'));
-    assert!(text.lines().all(|line| line.len() <= 64), "line over 64 columns");
+    assert!(
+        text.lines().all(|line| line.len() <= 64),
+        "line over 64 columns"
+    );
     assert_eq!(text.matches("-----BEGIN CERTIFICATE-----\n").count(), count);
     assert_eq!(text.matches("-----END CERTIFICATE-----\n").count(), count);
 }

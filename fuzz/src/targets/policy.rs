@@ -103,7 +103,13 @@ impl Fixture {
             leaf(&mid_issuer, a, &www, (2025, 1), (2026, 1)),
             leaf(&mid_issuer, a, &www, (2025, 6), (2026, 9)),
             leaf(&mid_issuer, a, &["a.example"], (2025, 9), (2026, 12)),
-            leaf(&mid_issuer, a, &["*.a.example", "a.example"], (2025, 9), (2027, 1)),
+            leaf(
+                &mid_issuer,
+                a,
+                &["*.a.example", "a.example"],
+                (2025, 9),
+                (2027, 1),
+            ),
             leaf(
                 &mid_issuer,
                 a,
@@ -113,7 +119,13 @@ impl Fixture {
             ),
             leaf(&mid_issuer, b, &www, (2025, 6), (2026, 9)),
             leaf(&mid_issuer, a, &www, (2020, 1), (2021, 1)),
-            leaf(&root_issuer, a, &["*.*.a.example", "*"], (2025, 1), (2030, 1)),
+            leaf(
+                &root_issuer,
+                a,
+                &["*.*.a.example", "*"],
+                (2025, 1),
+                (2030, 1),
+            ),
             Pki::get(LeafKind::EcdsaP256).leaf.clone(),
             Pki::get(LeafKind::Rsa2048).leaf.clone(),
             Pki::get(LeafKind::Rsa2048).intermediate.clone(),
@@ -348,14 +360,20 @@ fn check_decision(
         "accepted an unvalidated chain: {decision:?}"
     );
     assert_eq!(candidate.chain.len(), candidate.summaries.len());
-    let leaf = candidate.summaries.first().expect("accepted an empty chain");
+    let leaf = candidate
+        .summaries
+        .first()
+        .expect("accepted an empty chain");
     assert!(leaf.is_valid_at(now), "accepted a leaf not valid now");
     let reference = match (key, installed) {
         (KeyReference::Local(local), _) => *local.spki_sha256(),
         (KeyReference::InstalledLeaf, Some(installed)) => installed.leaf.spki_sha256,
         (KeyReference::InstalledLeaf, None) => panic!("accepted without a key reference"),
     };
-    assert_eq!(leaf.spki_sha256, reference, "accepted a leaf of another key");
+    assert_eq!(
+        leaf.spki_sha256, reference,
+        "accepted a leaf of another key"
+    );
     match (decision, installed) {
         (Decision::Install(InstallReason::NothingInstalled), None) => {}
         (_, None) => panic!("{decision:?} with nothing installed"),
@@ -378,7 +396,10 @@ fn check_decision(
         (Decision::Install(InstallReason::Renewed), Some(installed)) => {
             assert_ne!(installed.leaf.sha256, leaf.sha256);
             if !options.allow_downgrade {
-                assert!(leaf.not_after >= installed.leaf.not_after, "renewal expires earlier");
+                assert!(
+                    leaf.not_after >= installed.leaf.not_after,
+                    "renewal expires earlier"
+                );
                 assert!(names_not_covered(&installed.leaf, leaf).is_empty());
             }
         }
@@ -407,7 +428,9 @@ fn check_selection(decisions: &[(Decision, u64)], selection: Selection) {
         Selection::UpToDate(index) => {
             assert_eq!(installs().count(), 0);
             assert_eq!(decisions[index].0, Decision::UpToDate);
-            assert!(decisions[..index].iter().all(|(d, _)| *d != Decision::UpToDate));
+            assert!(decisions[..index]
+                .iter()
+                .all(|(d, _)| *d != Decision::UpToDate));
         }
         Selection::Nothing => {
             assert_eq!(installs().count(), 0);
@@ -420,9 +443,21 @@ fn scenario(u: &mut Unstructured<'_>) -> Result<()> {
     let fx = Fixture::get();
 
     // The installed files.
-    let cert = if u.ratio(3, 4)? { Some(pick_file(u, fx)?) } else { None };
-    let chain = if u.ratio(3, 4)? { Some(pick_file(u, fx)?) } else { None };
-    let full = if u.ratio(3, 4)? { Some(pick_file(u, fx)?) } else { None };
+    let cert = if u.ratio(3, 4)? {
+        Some(pick_file(u, fx)?)
+    } else {
+        None
+    };
+    let chain = if u.ratio(3, 4)? {
+        Some(pick_file(u, fx)?)
+    } else {
+        None
+    };
+    let full = if u.ratio(3, 4)? {
+        Some(pick_file(u, fx)?)
+    } else {
+        None
+    };
     let missing: [bool; 3] = u.arbitrary()?;
     let files = InstalledFiles {
         cert: slot(&cert, missing[0]),
@@ -431,7 +466,11 @@ fn scenario(u: &mut Unstructured<'_>) -> Result<()> {
     };
     let installed = Installed::from_files(&files);
     check_installed(&files, installed.as_ref());
-    assert_eq!(Installed::from_files(&files), installed, "from_files is not deterministic");
+    assert_eq!(
+        Installed::from_files(&files),
+        installed,
+        "from_files is not deterministic"
+    );
     let installed = if u.ratio(1, 8)? { None } else { installed };
 
     // The key reference.

@@ -86,7 +86,10 @@ impl<'a> Plan<'a> {
 
     /// Writes an input (for seeds).
     pub fn encode(flags: u8, chunks: &[u16], data: &[u8]) -> Vec<u8> {
-        let mut out = vec![flags, u8::try_from(chunks.len()).expect("at most 255 chunks")];
+        let mut out = vec![
+            flags,
+            u8::try_from(chunks.len()).expect("at most 255 chunks"),
+        ];
         for chunk in chunks {
             out.extend_from_slice(&chunk.to_le_bytes());
         }
@@ -213,7 +216,10 @@ pub fn drive(input: &[u8]) -> End {
                         limit: limits.max_buffered
                     }
                 );
-                assert!(session.take_output().is_empty(), "output after a refused feed");
+                assert!(
+                    session.take_output().is_empty(),
+                    "output after a refused feed"
+                );
                 return after_error(session, error, kind, &limits);
             }
             fed.unwrap_or_else(|e| panic!("feed within capacity failed: {e:?}"));
@@ -236,7 +242,10 @@ pub fn drive(input: &[u8]) -> End {
                 check_outcome(&outcome, kind, &limits);
                 for _ in 0..2 {
                     assert_eq!(session.advance().err(), Some(PullError::Finished));
-                    assert_eq!(session.feed(b"\x15\x03\x03").err(), Some(PullError::Finished));
+                    assert_eq!(
+                        session.feed(b"\x15\x03\x03").err(),
+                        Some(PullError::Finished)
+                    );
                     assert!(session.take_output().is_empty(), "output after completion");
                 }
                 return End::Complete(outcome);
@@ -256,7 +265,10 @@ fn check_client_hello(hello: &[u8]) {
     assert_eq!(records.first().map(|r| r.0), Some(0x16), "no ClientHello");
     static FIRST: OnceLock<Vec<u8>> = OnceLock::new();
     let first = FIRST.get_or_init(|| hello.to_vec());
-    assert!(first == hello, "ClientHello differs between runs: not deterministic");
+    assert!(
+        first == hello,
+        "ClientHello differs between runs: not deterministic"
+    );
 }
 
 /// Splits output into records (type, payload length), asserting they are well-formed.
@@ -295,9 +307,16 @@ fn check_error_output(output: &[u8]) {
         .filter(|(_, r)| is_alert(r))
         .map(|(i, _)| i)
         .collect();
-    assert!(alerts.len() <= 1, "more than one alert after an error: {records:?}");
+    assert!(
+        alerts.len() <= 1,
+        "more than one alert after an error: {records:?}"
+    );
     if let Some(&index) = alerts.first() {
-        assert_eq!(index + 1, records.len(), "output after the alert: {records:?}");
+        assert_eq!(
+            index + 1,
+            records.len(),
+            "output after the alert: {records:?}"
+        );
     }
 }
 
@@ -324,7 +343,11 @@ fn check_outcome(outcome: &PullOutcome, kind: TrustKind, limits: &Limits) {
         }
         TrustKind::CaptureBare => assert_eq!(outcome.verdict, Verdict::NotChecked),
         TrustKind::CaptureWithRoots => {
-            assert_ne!(outcome.verdict, Verdict::NotChecked, "roots, yet not checked")
+            assert_ne!(
+                outcome.verdict,
+                Verdict::NotChecked,
+                "roots, yet not checked"
+            )
         }
     }
     let _ = outcome.protocol_name();
@@ -332,7 +355,12 @@ fn check_outcome(outcome: &PullOutcome, kind: TrustKind, limits: &Limits) {
     let _ = certpull_core::CertSummary::parse_chain(&outcome.chain);
 }
 
-fn after_error(mut session: PullSession, error: PullError, kind: TrustKind, limits: &Limits) -> End {
+fn after_error(
+    mut session: PullSession,
+    error: PullError,
+    kind: TrustKind,
+    limits: &Limits,
+) -> End {
     match &error {
         PullError::Rejected(rejected) => {
             // Capture-only mode judges no chain, but the handshake signature is always
@@ -370,13 +398,19 @@ fn after_error(mut session: PullSession, error: PullError, kind: TrustKind, limi
             Err(again) => assert_eq!(again, error, "advance after an error changed the error"),
             Ok(status) => panic!("advance after an error returned {status:?}"),
         }
-        assert!(session.take_output().is_empty(), "output after the error's alert");
+        assert!(
+            session.take_output().is_empty(),
+            "output after the error's alert"
+        );
         assert_eq!(
             session.feed(b"\x16\x03\x03\x00\x01\x00").err().as_ref(),
             Some(&error),
             "feed after an error"
         );
-        assert!(session.take_output().is_empty(), "output after the error's alert");
+        assert!(
+            session.take_output().is_empty(),
+            "output after the error's alert"
+        );
         session.feed_eof();
     }
     End::Failed(error)
