@@ -8,6 +8,7 @@
 //!
 //! - [`session`]: the pull session (handshake state machine around rustls).
 //! - [`verify`]: the capturing certificate verifier (records the chain as sent, then judges it).
+//! - [`verdict_cache`]: valid verdicts shared between the pulls of one run (fleet audits).
 //! - [`driver`]: a blocking driver over `embedded_io::{Read, Write}`.
 //! - [`chain`]: the parsed summary of a certificate (subject, names, dates, fingerprints).
 //! - [`starttls`]: the plaintext preambles of SMTP, IMAP, POP3, FTP, XMPP, LDAP, PostgreSQL and
@@ -46,6 +47,7 @@ pub mod session;
 pub mod starttls;
 pub mod time;
 pub mod timefmt;
+pub mod verdict_cache;
 pub mod verify;
 
 pub use chain::{CertSummary, ChainError};
@@ -56,6 +58,7 @@ pub use limits::Limits;
 pub use session::{PullConfig, PullOutcome, PullSession, Status, Trust};
 pub use starttls::{Protocol, StarttlsError};
 pub use time::FixedTime;
+pub use verdict_cache::VerdictCache;
 pub use verify::Verdict;
 
 /// Re-exported so that callers build configurations with the same rustls the core uses.

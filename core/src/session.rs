@@ -28,6 +28,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use crate::error::{server_name_text, PullError, RejectedChain, ValidationFailure};
 use crate::limits::Limits;
 use crate::starttls::{Preamble, Progress, Protocol};
+use crate::verdict_cache::VerdictCache;
 use crate::verify::{Capture, CapturingVerifier, Verdict};
 
 /// How much of the server's first bytes is kept to tell "not TLS" apart and to report it.
@@ -57,6 +58,9 @@ pub struct PullConfig {
     pub limits: Limits,
     /// A plaintext preamble to run before the handshake (`None`: TLS from the first byte).
     pub starttls: Option<Protocol>,
+    /// Valid verdicts shared between the pulls of one run (see [`VerdictCache`]); used only
+    /// when built for this configuration's very root store.
+    pub verdict_cache: Option<Arc<VerdictCache>>,
 }
 
 impl PullConfig {
@@ -67,12 +71,20 @@ impl PullConfig {
             trust,
             limits: Limits::default(),
             starttls: None,
+            verdict_cache: None,
         }
     }
 
     /// The same configuration, with a STARTTLS preamble.
     pub fn with_starttls(mut self, protocol: Option<Protocol>) -> Self {
         self.starttls = protocol;
+        self
+    }
+
+    /// The same configuration, sharing `cache`'s valid verdicts (ignored unless the cache was
+    /// built for this configuration's root store).
+    pub fn with_verdict_cache(mut self, cache: Option<Arc<VerdictCache>>) -> Self {
+        self.verdict_cache = cache;
         self
     }
 }
@@ -179,10 +191,15 @@ impl PullSession {
                     .map_err(|error| PullError::Config(format!("trust anchors: {error}")))
             })
             .transpose()?;
+        let cache = match (roots, &config.verdict_cache) {
+            (Some(roots), Some(cache)) if cache.serves(roots) => Some(cache.clone()),
+            _ => None,
+        };
         let capture = Arc::new(spin::Mutex::new(Capture::default()));
         let verifier = Arc::new(CapturingVerifier::new(
             judge,
             enforce,
+            cache,
             config.limits,
             provider.signature_verification_algorithms,
             capture.clone(),

@@ -14,6 +14,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::error::ValidationFailure;
 use crate::limits::Limits;
+use crate::verdict_cache::VerdictCache;
 
 /// The judgement of a chain against the trust anchors.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +56,8 @@ pub(crate) struct CapturingVerifier {
     judge: Option<Arc<WebPkiServerVerifier>>,
     /// Whether an invalid chain aborts the handshake.
     enforce: bool,
+    /// Valid verdicts shared with other sessions (for the judge's own roots only).
+    cache: Option<Arc<VerdictCache>>,
     limits: Limits,
     algorithms: WebPkiSupportedAlgorithms,
     capture: Arc<spin::Mutex<Capture>>,
@@ -64,6 +67,7 @@ impl CapturingVerifier {
     pub(crate) fn new(
         judge: Option<Arc<WebPkiServerVerifier>>,
         enforce: bool,
+        cache: Option<Arc<VerdictCache>>,
         limits: Limits,
         algorithms: WebPkiSupportedAlgorithms,
         capture: Arc<spin::Mutex<Capture>>,
@@ -71,6 +75,7 @@ impl CapturingVerifier {
         Self {
             judge,
             enforce,
+            cache,
             limits,
             algorithms,
             capture,
@@ -105,14 +110,29 @@ impl ServerCertVerifier for CapturingVerifier {
         let (verdict, refusal) = match &self.judge {
             None => (Verdict::NotChecked, None),
             Some(judge) => {
-                match judge.verify_server_cert(
-                    end_entity,
-                    intermediates,
-                    server_name,
-                    ocsp_response,
-                    now,
-                ) {
-                    Ok(_) => (Verdict::Valid, None),
+                let cached = self.cache.as_ref().map(|cache| {
+                    let key = VerdictCache::key(server_name, now, end_entity, intermediates);
+                    (cache, key)
+                });
+                let judged = match &cached {
+                    Some((cache, key)) if cache.is_valid(key) => Ok(()),
+                    _ => judge
+                        .verify_server_cert(
+                            end_entity,
+                            intermediates,
+                            server_name,
+                            ocsp_response,
+                            now,
+                        )
+                        .map(|_| ()),
+                };
+                match judged {
+                    Ok(()) => {
+                        if let Some((cache, key)) = cached {
+                            cache.insert_valid(key);
+                        }
+                        (Verdict::Valid, None)
+                    }
                     Err(Error::InvalidCertificate(error)) => (
                         Verdict::Invalid(ValidationFailure::from_rustls(&error)),
                         Some(Error::InvalidCertificate(error)),

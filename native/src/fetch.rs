@@ -20,11 +20,11 @@ pub fn run(args: &FetchArgs) -> Result<()> {
         default_port(args.endpoint.starttls),
     )?;
     pull::server_name(&args.name)?;
-    let request = pull::Request {
-        name: args.name.clone(),
-        trust: trust(&args.trust)?,
-        starttls: args.endpoint.starttls,
-    };
+    let request = pull::Request::new(
+        args.name.clone(),
+        trust(&args.trust)?,
+        args.endpoint.starttls,
+    );
     let pulled = pull::pull(&request, &endpoint, Deadline::after(args.endpoint.timeout))?;
     let files = Outputs::from_args(&args.files).contents(&pulled.outcome.chain);
     if !files.is_empty() {

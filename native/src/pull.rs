@@ -10,7 +10,7 @@ use certpull_core::rustls::crypto::CryptoProvider;
 use certpull_core::rustls::time_provider::DefaultTimeProvider;
 use certpull_core::{
     pull_blocking, CertSummary, DriveError, Protocol, PullConfig, PullError, PullOutcome,
-    PullSession, Trust,
+    PullSession, Trust, VerdictCache,
 };
 
 use crate::exit::{Class, CliError, Result};
@@ -54,6 +54,27 @@ pub struct Request {
     pub name: String,
     pub trust: Trust,
     pub starttls: Option<Protocol>,
+    /// Valid verdicts shared by every pull of this request: a fleet serves one chain at many
+    /// addresses, and it is judged once a second instead of once per address (the handshake
+    /// signature is still checked on every pull).
+    verdicts: Option<Arc<VerdictCache>>,
+}
+
+impl Request {
+    pub fn new(name: String, trust: Trust, starttls: Option<Protocol>) -> Self {
+        let verdicts = match &trust {
+            Trust::Verify(roots) | Trust::CaptureOnly(Some(roots)) => {
+                Some(Arc::new(VerdictCache::new(roots.clone())))
+            }
+            Trust::CaptureOnly(None) => None,
+        };
+        Self {
+            name,
+            trust,
+            starttls,
+            verdicts,
+        }
+    }
 }
 
 /// Pulls the chain from `endpoint`: resolve, connect and handshake bounded by `deadline`.
@@ -69,8 +90,9 @@ pub fn pull_classified(
     classify: fn(&PullError) -> Class,
 ) -> Result<Pulled> {
     let name = request.name.as_str();
-    let config =
-        PullConfig::new(server_name(name)?, request.trust.clone()).with_starttls(request.starttls);
+    let config = PullConfig::new(server_name(name)?, request.trust.clone())
+        .with_starttls(request.starttls)
+        .with_verdict_cache(request.verdicts.clone());
     let at = |address: &dyn std::fmt::Display, message: String| {
         format!("{name} at {address}: {message}")
     };

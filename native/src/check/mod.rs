@@ -168,11 +168,11 @@ fn local_row(outputs: &Outputs, now: u64, thresholds: Thresholds) -> Row {
 }
 
 fn audit(subject: &Subject, args: &CheckArgs, thresholds: Thresholds) -> Result<Audit> {
-    let request = pull::Request {
-        name: subject.name.clone(),
-        trust: audit_trust(&subject.trust)?,
-        starttls: subject.starttls,
-    };
+    let request = pull::Request::new(
+        subject.name.clone(),
+        audit_trust(&subject.trust)?,
+        subject.starttls,
+    );
     let results = concurrent::pull_all(
         &request,
         &subject.endpoints,

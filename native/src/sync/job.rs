@@ -120,11 +120,11 @@ fn load_key(path: &PathBuf) -> Result<LocalKey> {
 fn sync(job: &Job, source_reports: &mut Vec<SourceReport>) -> Result<JobOutcome> {
     let deadline = Deadline::after(job.timeout);
     let key = job.key.as_ref().map(load_key).transpose()?;
-    let request = pull::Request {
-        name: job.name.clone(),
-        trust: crate::fetch::trust(&job.trust)?,
-        starttls: job.starttls,
-    };
+    let request = pull::Request::new(
+        job.name.clone(),
+        crate::fetch::trust(&job.trust)?,
+        job.starttls,
+    );
     let options = PolicyOptions {
         allow_downgrade: job.allow_downgrade,
         allow_unvalidated: job.trust.insecure,
