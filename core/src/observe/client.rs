@@ -36,10 +36,8 @@ impl ClientObserver {
     /// Reads the next bytes the client sent. Once complete or failed, bytes are ignored and
     /// the same answer is given again.
     pub fn feed(&mut self, data: &[u8]) -> Result<Progress, ObserveError> {
-        match &self.state {
-            State::Complete(_) => return Ok(Progress::Complete),
-            State::Failed(error) => return Err(error.clone()),
-            State::Reading => {}
+        if let Some(answer) = self.state.repeated() {
+            return answer;
         }
         let limits = self.framer.limits;
         let mut found = None;
@@ -62,40 +60,22 @@ impl ClientObserver {
                 content_type: APPLICATION_DATA,
             }),
         });
-        match (result, found) {
-            (Ok(_), Some(hello)) => {
-                self.framer.release();
-                self.state = State::Complete(hello);
-                Ok(Progress::Complete)
-            }
-            (Ok(_), None) => Ok(Progress::NeedsMore),
-            (Err(error), _) => {
-                self.framer.release();
-                self.state = State::Failed(error.clone());
-                Err(error)
-            }
-        }
+        self.state.settle(&mut self.framer, result, found)
     }
 
     /// The ClientHello, once complete.
     pub fn client_hello(&self) -> Option<&ClientHello> {
-        match &self.state {
-            State::Complete(hello) => Some(hello),
-            _ => None,
-        }
+        self.state.complete()
     }
 
     /// The error the observer stopped on, if any.
     pub fn error(&self) -> Option<&ObserveError> {
-        match &self.state {
-            State::Failed(error) => Some(error),
-            _ => None,
-        }
+        self.state.error()
     }
 
     /// Whether the observer reads no more (complete or failed).
     pub fn is_finished(&self) -> bool {
-        !matches!(self.state, State::Reading)
+        self.state.is_finished()
     }
 
     /// Bytes held for reassembly right now (buffer capacity included).

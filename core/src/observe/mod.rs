@@ -26,6 +26,8 @@ mod error;
 mod framer;
 mod messages;
 mod server;
+
+use framer::{Flow, Framer};
 #[cfg(test)]
 mod tests;
 
@@ -126,4 +128,55 @@ enum State<T> {
     Reading,
     Complete(T),
     Failed(ObserveError),
+}
+
+impl<T> State<T> {
+    /// The answer a finished observer gives again to every feed; `None` while it reads.
+    fn repeated(&self) -> Option<Result<Progress, ObserveError>> {
+        match self {
+            Self::Reading => None,
+            Self::Complete(_) => Some(Ok(Progress::Complete)),
+            Self::Failed(error) => Some(Err(error.clone())),
+        }
+    }
+
+    /// Takes in what one feed gave, freeing the framer's buffer once the observer is done.
+    fn settle(
+        &mut self,
+        framer: &mut Framer,
+        result: Result<Flow, ObserveError>,
+        found: Option<T>,
+    ) -> Result<Progress, ObserveError> {
+        match (result, found) {
+            (Ok(_), None) => Ok(Progress::NeedsMore),
+            (Ok(_), Some(value)) => {
+                framer.release();
+                *self = Self::Complete(value);
+                Ok(Progress::Complete)
+            }
+            (Err(error), _) => {
+                framer.release();
+                *self = Self::Failed(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    fn complete(&self) -> Option<&T> {
+        match self {
+            Self::Complete(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    fn error(&self) -> Option<&ObserveError> {
+        match self {
+            Self::Failed(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        !matches!(self, Self::Reading)
+    }
 }

@@ -58,10 +58,8 @@ impl ServerObserver {
     /// Reads the next bytes the server sent. Once complete or failed, bytes are ignored and
     /// the same answer is given again.
     pub fn feed(&mut self, data: &[u8]) -> Result<Progress, ObserveError> {
-        match &self.state {
-            State::Complete(_) => return Ok(Progress::Complete),
-            State::Failed(error) => return Err(error.clone()),
-            State::Reading => {}
+        if let Some(answer) = self.state.repeated() {
+            return answer;
         }
         let limits = self.framer.limits;
         let step = &mut self.step;
@@ -69,19 +67,7 @@ impl ServerObserver {
         let result = self.framer.feed(data, &mut |item| {
             server_item(item, step, &limits, &mut done)
         });
-        match (result, done) {
-            (Ok(_), Some(flight)) => {
-                self.framer.release();
-                self.state = State::Complete(flight);
-                Ok(Progress::Complete)
-            }
-            (Ok(_), None) => Ok(Progress::NeedsMore),
-            (Err(error), _) => {
-                self.framer.release();
-                self.state = State::Failed(error.clone());
-                Err(error)
-            }
-        }
+        self.state.settle(&mut self.framer, result, done)
     }
 
     /// The ServerHello, as soon as it is read (before the flight is complete).
@@ -95,23 +81,17 @@ impl ServerObserver {
 
     /// What was observed, once complete.
     pub fn flight(&self) -> Option<&ServerFlight> {
-        match &self.state {
-            State::Complete(flight) => Some(flight),
-            _ => None,
-        }
+        self.state.complete()
     }
 
     /// The error the observer stopped on, if any.
     pub fn error(&self) -> Option<&ObserveError> {
-        match &self.state {
-            State::Failed(error) => Some(error),
-            _ => None,
-        }
+        self.state.error()
     }
 
     /// Whether the observer reads no more (complete or failed).
     pub fn is_finished(&self) -> bool {
-        !matches!(self.state, State::Reading)
+        self.state.is_finished()
     }
 
     /// Bytes held for reassembly right now (buffer capacity included).
