@@ -54,8 +54,10 @@ pub const FLAG_CAPTURE_ONLY: u32 = 1;
 /// The provider every session shares: rustls-rustcrypto's cipher suites, key exchanges and
 /// signature verification, randomness through getrandom (the host import on wasm32).
 ///
-/// A pull never loads a private key, so the key provider is one that refuses every key: the
-/// signing code (RSA private-key arithmetic among it) then drops out of the module.
+/// A pull never loads a private key, so the key provider is one that refuses every key. (The
+/// signing code still ships: `rustls_rustcrypto::provider()` is the only way to its key
+/// exchanges and verification algorithms, and it stores its own key provider, which keeps
+/// about 57 KB of key parsing and RSA private-key code reachable; measured with twiggy.)
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
