@@ -12,7 +12,9 @@
 //! - the key is a SHA-256 over everything the verdict depends on: the server name, the second
 //!   of the check, and the exact bytes of every certificate as sent, in order. The trust
 //!   anchors are the cache's own: a session uses the cache only when its roots are the very
-//!   same [`RootCertStore`] (the same `Arc`), and ignores it otherwise;
+//!   same [`RootCertStore`] (the same `Arc`), and ignores it otherwise. (A stapled OCSP
+//!   response is not part of it: the verifier is built without revocation checking, so it
+//!   plays no part in the verdict);
 //! - the handshake signature is never cached: every pull still proves that the server holds the
 //!   leaf's private key, so replaying a known-good public chain gains an impostor nothing;
 //! - at most [`VerdictCache::CAPACITY`] keys, the oldest replaced first.
