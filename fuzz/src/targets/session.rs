@@ -48,6 +48,16 @@ const MAX_STEPS: usize = 4096;
 /// TLS's record payload limit plus the most any expansion adds.
 const MAX_RECORD: usize = 16384 + 2048;
 
+/// What [`Plan::feed_next`] did.
+pub(crate) enum Fed {
+    /// End of stream.
+    Eof,
+    /// This many bytes were taken.
+    Bytes(usize),
+    /// The piece was over the session's capacity and refused, as it must be.
+    Refused(PullError),
+}
+
 /// A parsed fuzzer input.
 #[derive(Debug)]
 pub struct Plan<'a> {
@@ -82,6 +92,51 @@ impl<'a> Plan<'a> {
             chunks,
             data: rest,
         }
+    }
+
+    /// Feeds `session` the next piece of `rest` in this plan's chunking, or end of stream once
+    /// `rest` is used up or after [`MAX_STEPS`], checking the capacity contract on the way: a
+    /// piece within `receive_capacity` is taken and lowers it by its length; a larger one is
+    /// refused with `BufferLimit`, and nothing is sent.
+    pub(crate) fn feed_next(
+        &self,
+        session: &mut PullSession,
+        rest: &mut &'a [u8],
+        step: usize,
+        max_buffered: usize,
+    ) -> Fed {
+        check_buffered(session, max_buffered);
+        let capacity = session.receive_capacity();
+        assert!(capacity <= max_buffered, "capacity over the limit");
+        if rest.is_empty() || step >= MAX_STEPS {
+            session.feed_eof();
+            return Fed::Eof;
+        }
+        let size = self.chunks[step % self.chunks.len()];
+        let (chunk, tail) = rest.split_at(size.min(rest.len()));
+        *rest = tail;
+        let result = session.feed(chunk);
+        if chunk.len() > capacity {
+            let error = result.expect_err("feed beyond receive_capacity succeeded");
+            assert_eq!(
+                error,
+                PullError::BufferLimit {
+                    limit: max_buffered
+                }
+            );
+            assert!(
+                session.take_output().is_empty(),
+                "output after a refused feed"
+            );
+            return Fed::Refused(error);
+        }
+        result.unwrap_or_else(|e| panic!("feed within capacity failed: {e:?}"));
+        assert_eq!(
+            session.receive_capacity(),
+            capacity - chunk.len(),
+            "capacity did not fall by what was fed"
+        );
+        Fed::Bytes(chunk.len())
     }
 
     /// Writes an input (for seeds).
@@ -196,38 +251,10 @@ pub fn drive(input: &[u8]) -> End {
     let mut data = plan.data;
     let mut eof = false;
     for step in 0.. {
-        let capacity = session.receive_capacity();
-        assert!(capacity <= limits.max_buffered, "capacity over the limit");
-        check_buffered(&session, limits.max_buffered);
-
-        if data.is_empty() || step >= MAX_STEPS {
-            session.feed_eof();
-            eof = true;
-        } else {
-            let size = plan.chunks[step % plan.chunks.len()];
-            let (chunk, rest) = data.split_at(size.min(data.len()));
-            data = rest;
-            let fed = session.feed(chunk);
-            if chunk.len() > capacity {
-                let error = fed.expect_err("feed beyond receive_capacity succeeded");
-                assert_eq!(
-                    error,
-                    PullError::BufferLimit {
-                        limit: limits.max_buffered
-                    }
-                );
-                assert!(
-                    session.take_output().is_empty(),
-                    "output after a refused feed"
-                );
-                return after_error(session, error, kind, &limits);
-            }
-            fed.unwrap_or_else(|e| panic!("feed within capacity failed: {e:?}"));
-            assert_eq!(
-                session.receive_capacity(),
-                capacity - chunk.len(),
-                "capacity did not fall by what was fed"
-            );
+        match plan.feed_next(&mut session, &mut data, step, limits.max_buffered) {
+            Fed::Eof => eof = true,
+            Fed::Bytes(_) => {}
+            Fed::Refused(error) => return after_error(session, error, kind, &limits),
         }
 
         let status = session.advance();
@@ -321,15 +348,22 @@ fn check_error_output(output: &[u8]) {
 }
 
 /// The session's own count of buffered bytes, from its `Debug` (the only place it shows).
-fn check_buffered(session: &PullSession, max: usize) {
+pub(crate) fn buffered(session: &PullSession) -> usize {
     let text = format!("{session:?}");
-    if let Some(rest) = text.split("buffered: ").nth(1) {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(buffered) = digits.parse::<usize>() {
-            assert!(buffered <= max, "session buffers {buffered} > {max} bytes");
-            assert_eq!(session.receive_capacity(), max - buffered);
-        }
-    }
+    text.split("buffered: ")
+        .nth(1)
+        .and_then(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .expect("the session's Debug shows `buffered`")
+}
+
+/// The session buffers at most `max` bytes, and its capacity is what is left.
+pub(crate) fn check_buffered(session: &PullSession, max: usize) {
+    let held = buffered(session);
+    assert!(held <= max, "session buffers {held} > {max} bytes");
+    assert_eq!(session.receive_capacity(), max - held);
 }
 
 fn check_outcome(outcome: &PullOutcome, kind: TrustKind, limits: &Limits) {

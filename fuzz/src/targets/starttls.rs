@@ -41,11 +41,9 @@ use std::sync::OnceLock;
 use certpull_core::starttls::StarttlsFailure;
 use certpull_core::{Limits, Protocol, PullConfig, PullError, PullSession, Status, Trust};
 
-use super::session::{new_session, Plan};
+use super::session::{buffered, new_session, Fed, Plan};
 use crate::pki::{self, VALID_NOW};
 
-/// Most steps before the harness stops feeding and signals end of stream.
-const MAX_STEPS: usize = 4096;
 /// The text protocols' line limit and whole-preamble limit (core's `starttls::lines`).
 const MAX_LINE: usize = 4096;
 const MAX_TOTAL: usize = 64 * 1024;
@@ -287,36 +285,15 @@ pub fn drive(input: &[u8]) -> End {
     let mut eof = false;
     let mut data = plan.data;
     for step in 0.. {
-        check_buffered(&session, max_buffered);
-        let capacity = session.receive_capacity();
-        assert!(capacity <= max_buffered);
         // The first advance runs before any input (the client may speak first).
         if step > 0 {
-            if data.is_empty() || step >= MAX_STEPS {
-                session.feed_eof();
-                eof = true;
-            } else {
-                let size = plan.chunks[step % plan.chunks.len()];
-                let (chunk, rest) = data.split_at(size.min(data.len()));
-                data = rest;
-                let result = session.feed(chunk);
-                if chunk.len() > capacity {
-                    let error = result.expect_err("feed beyond receive_capacity succeeded");
-                    assert_eq!(
-                        error,
-                        PullError::BufferLimit {
-                            limit: max_buffered
-                        }
-                    );
-                    assert!(
-                        session.take_output().is_empty(),
-                        "output after a refused feed"
-                    );
+            match plan.feed_next(&mut session, &mut data, step, max_buffered) {
+                Fed::Eof => eof = true,
+                Fed::Bytes(taken) => fed += taken,
+                Fed::Refused(error) => {
                     check_prefix(protocol, &script, &sent);
                     return stays_failed(session, error, End::Failed);
                 }
-                result.unwrap_or_else(|e| panic!("feed within capacity failed: {e:?}"));
-                fed += chunk.len();
             }
         }
         let status = session.advance();
@@ -485,22 +462,4 @@ fn stays_failed(mut session: PullSession, error: PullError, end: impl Fn(PullErr
         session.feed_eof();
     }
     end(error)
-}
-
-/// The session's buffered byte count, from its `Debug`.
-fn buffered(session: &PullSession) -> usize {
-    let text = format!("{session:?}");
-    text.split("buffered: ")
-        .nth(1)
-        .and_then(|rest| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        })
-        .expect("the session's Debug shows `buffered`")
-}
-
-fn check_buffered(session: &PullSession, max: usize) {
-    let held = buffered(session);
-    assert!(held <= max, "session buffers {held} > {max} bytes");
-    assert_eq!(session.receive_capacity(), max - held);
 }
