@@ -32,7 +32,7 @@
 use certpull_core::observe::{
     is_grease, parse_certificate, parse_client_hello, parse_server_hello, ClientHello,
     ClientObserver, ObserveError, ObserveLimits, Progress, ServerFlight, ServerHello,
-    ServerObserver, TLS1_2, TLS1_3,
+    ServerObserver, HELLO_RETRY_RANDOM, TLS1_2, TLS1_3,
 };
 use certpull_core::pki_types::CertificateDer;
 
@@ -43,10 +43,6 @@ const HANDSHAKE: u8 = 22;
 const MAX_FRAGMENT: usize = 16_384;
 /// Streams up to this long are also fed one byte at a time.
 const BYTEWISE_MAX: usize = 4096;
-const HELLO_RETRY_RANDOM: [u8; 32] = [
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
-    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
-];
 
 /// The limits the selector picks.
 pub fn limits(selector: u8) -> ObserveLimits {
